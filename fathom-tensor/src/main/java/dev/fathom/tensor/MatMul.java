@@ -1,0 +1,183 @@
+package dev.fathom.tensor;
+
+import dev.fathom.tensor.kernel.WeightKernel;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Products of weight matrices with batches of activations: {@code out[t][r] = Σ_c W[r][c] · x[t][c]}.
+ *
+ * <p>Two regimes. With few tokens (decode) the product is memory-bound: every weight is read
+ * once, in place, by the type's fused integer dot product, and rows are split between threads.
+ * With many tokens (prefill) it is compute-bound: each thread decodes a panel of rows to floats
+ * once and multiplies it with every token in register tiles of 4 rows × 4 tokens, so that a
+ * loaded weight serves four tokens and a loaded activation four rows.
+ */
+public final class MatMul {
+    /** From this many tokens on, the tiled float path beats re-reading quantized rows per token. */
+    static final int TILED_MIN_TOKENS = 8;
+    private static final int PANEL_ROWS = 16;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private final Parallel parallel;
+    private final float[][] panels;
+
+    public MatMul(Parallel parallel) {
+        this.parallel = parallel;
+        this.panels = new float[parallel.threads()][];
+    }
+
+    public Parallel parallel() {
+        return parallel;
+    }
+
+    /** {@code out[t * w.rows() + r] = W[r] · x[t]} for every token t of {@code x} and row r of {@code w}. */
+    public void multiply(Matrix w, Activations x, float[] out) {
+        if (x.cols() != w.cols()) {
+            throw new IllegalArgumentException(w.name() + " has " + w.cols() + " columns, input has " + x.cols());
+        }
+        if (x.rows() >= TILED_MIN_TOKENS) {
+            multiplyTiled(w, x, out);
+        } else {
+            multiplyStreaming(w, x, out);
+        }
+    }
+
+    private void multiplyStreaming(Matrix w, Activations x, float[] out) {
+        WeightKernel kernel = w.kernel();
+        ActivationFormat format = kernel.activationFormat();
+        x.prepare(format, parallel);
+        int tokens = x.rows();
+        int rows = w.rows();
+        int cols = w.cols();
+        long rowBytes = w.rowBytes();
+        MemorySegment data = w.data();
+        float[] values = x.values();
+        QuantizedVector[] q = new QuantizedVector[tokens];
+        for (int t = 0; t < tokens; t++) {
+            q[t] = format == ActivationFormat.F32 ? null : x.quantized(format, t);
+        }
+        parallel.forRange(rows, 32, (worker, from, to) -> {
+            for (int r = from; r < to; r++) {
+                for (int t = 0; t < tokens; t++) {
+                    out[t * rows + r] = kernel.dot(data, r * rowBytes, values, t * cols, q[t], cols);
+                }
+            }
+        });
+    }
+
+    private void multiplyTiled(Matrix w, Activations x, float[] out) {
+        int rows = w.rows();
+        int cols = w.cols();
+        int tokens = x.rows();
+        float[] xs = x.values();
+        int panelCount = Math.ceilDiv(rows, PANEL_ROWS);
+        parallel.forRange(panelCount, 1, (worker, from, to) -> {
+            float[] panel = panel(worker, PANEL_ROWS * cols);
+            for (int p = from; p < to; p++) {
+                int r0 = p * PANEL_ROWS;
+                int n = Math.min(PANEL_ROWS, rows - r0);
+                for (int i = 0; i < n; i++) {
+                    w.dequantizeRow(r0 + i, panel, i * cols);
+                }
+                multiplyPanel(panel, n, r0, rows, xs, tokens, cols, out);
+            }
+        });
+    }
+
+    private float[] panel(int worker, int size) {
+        float[] p = panels[worker];
+        if (p == null || p.length < size) {
+            p = new float[size];
+            panels[worker] = p;
+        }
+        return p;
+    }
+
+    /** out[t][r0 + i] = panel[i] · xs[t] for the panel's n rows and every token. */
+    private static void multiplyPanel(float[] panel, int n, int r0, int rows, float[] xs, int tokens, int cols,
+            float[] out) {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) {
+            int i = 0;
+            for (; i + 4 <= n; i += 4) {
+                tile4x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
+            }
+            for (; i < n; i++) {
+                for (int u = t; u < t + 4; u++) {
+                    out[u * rows + r0 + i] = dot(panel, i * cols, xs, u * cols, cols);
+                }
+            }
+        }
+        for (; t < tokens; t++) {
+            for (int i = 0; i < n; i++) {
+                out[t * rows + r0 + i] = dot(panel, i * cols, xs, t * cols, cols);
+            }
+        }
+    }
+
+    /**
+     * Four rows (at w, w + k, ...) times four tokens (at x, x + k, ...), sixteen accumulators held
+     * in registers; writes out[o + token·stride + row].
+     */
+    private static void tile4x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+        int step = F.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
+            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
+            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
+            FloatVector w3 = FloatVector.fromArray(F, panel, w + 3 * k + c);
+            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            a00 = w0.fma(x0, a00);
+            a10 = w1.fma(x0, a10);
+            a20 = w2.fma(x0, a20);
+            a30 = w3.fma(x0, a30);
+            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            a01 = w0.fma(x1, a01);
+            a11 = w1.fma(x1, a11);
+            a21 = w2.fma(x1, a21);
+            a31 = w3.fma(x1, a31);
+            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            a02 = w0.fma(x2, a02);
+            a12 = w1.fma(x2, a12);
+            a22 = w2.fma(x2, a22);
+            a32 = w3.fma(x2, a32);
+            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            a03 = w0.fma(x3, a03);
+            a13 = w1.fma(x3, a13);
+            a23 = w2.fma(x3, a23);
+            a33 = w3.fma(x3, a33);
+        }
+        FloatVector[] acc = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
+        for (int i = 0; i < 4; i++) {
+            for (int t = 0; t < 4; t++) {
+                float sum = acc[i * 4 + t].reduceLanes(VectorOperators.ADD);
+                for (int cc = c; cc < k; cc++) {
+                    sum += panel[w + i * k + cc] * xs[x + t * k + cc];
+                }
+                out[o + t * stride + i] = sum;
+            }
+        }
+    }
+
+    private static float dot(float[] a, int aOffset, float[] b, int bOffset, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int step = F.length();
+        int i = 0;
+        for (; i + step <= n; i += step) {
+            acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[aOffset + i] * b[bOffset + i];
+        }
+        return sum;
+    }
+}

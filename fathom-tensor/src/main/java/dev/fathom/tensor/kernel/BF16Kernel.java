@@ -1,0 +1,76 @@
+package dev.fathom.tensor.kernel;
+
+import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.S_FOR_I;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** bfloat16: the top half of an f32, so widening is a shift. */
+final class BF16Kernel extends WeightKernel {
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    static float toFloat(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    /** Rounds to nearest even, keeping NaNs quiet, as ggml does. */
+    static short fromFloat(float value) {
+        int u = Float.floatToRawIntBits(value);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (short) ((u >>> 16) | 64);
+        }
+        return (short) ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16);
+    }
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.BF16;
+    }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.F32;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[dstOffset + i] = toFloat(src.get(SHORT, offset + 2L * i));
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n) {
+        for (int i = 0; i < n; i++) {
+            dst.set(SHORT, offset + 2L * i, fromFloat(src[srcOffset + i]));
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int step = F.length();
+        int i = 0;
+        for (; i + step <= n; i += step) {
+            FloatVector wv = ShortVector.fromMemorySegment(S_FOR_I, w, offset + 2L * i, LE)
+                    .convertShape(VectorOperators.S2I, I, 0)
+                    .lanewise(VectorOperators.LSHL, 16)
+                    .reinterpretAsFloats();
+            acc = wv.fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += toFloat(w.get(SHORT, offset + 2L * i)) * x[xOffset + i];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,83 @@
+package dev.fathom.tensor.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector shapes the kernels use, derived from the CPU's preferred width (capped at 512 bits),
+ * and the few widening steps they share.
+ *
+ * <p>Quantized dot products run on short lanes: weight quants (at most 6 bits plus sign) times
+ * int8 activations fit in 16 bits, so a vector multiply handles twice as many products as it
+ * would on ints. Partial sums are widened to ints before they can overflow, converted to float
+ * once per block, and accumulated vertically; the only horizontal reduction is one per row.
+ */
+final class Lanes {
+    private Lanes() {
+    }
+
+    static final int BITS = Math.min(512, FloatVector.SPECIES_PREFERRED.vectorBitSize());
+    static final VectorShape SHAPE = VectorShape.forBitSize(BITS);
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.withShape(SHAPE);
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(SHAPE);
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(SHAPE);
+    /** Bytes that widen into a full vector of shorts. */
+    static final VectorSpecies<Byte> B_FOR_S = VectorSpecies.of(byte.class, VectorShape.forBitSize(BITS / 2));
+    /** Shorts that widen into a full vector of ints. */
+    static final VectorSpecies<Short> S_FOR_I = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
+
+    /** Up to 16 short lanes: the half-block of the 32-element formats whose nibbles come in halves of 16. */
+    static final VectorSpecies<Short> S16 = S.length() > 16
+            ? VectorSpecies.of(short.class, VectorShape.forBitSize(256)) : S;
+    static final VectorSpecies<Byte> B_FOR_S16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
+
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    static {
+        if (32 % S.length() != 0 || 16 % S16.length() != 0) {
+            throw new ExceptionInInitializerError("unsupported vector width: " + BITS + " bits");
+        }
+    }
+
+    /** The f16 value at {@code offset}. */
+    static float f16(MemorySegment segment, long offset) {
+        return Float.float16ToFloat(segment.get(F16, offset));
+    }
+
+    /** Loads bytes and sign-extends them to a full vector of shorts. */
+    static ShortVector bytesToShorts(MemorySegment segment, long offset) {
+        return (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, segment, offset, LE)
+                .convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    /** Loads bytes and sign-extends them to up to 16 short lanes. */
+    static ShortVector bytesToShorts16(MemorySegment segment, long offset) {
+        return (ShortVector) ByteVector.fromMemorySegment(B_FOR_S16, segment, offset, LE)
+                .convertShape(VectorOperators.B2S, S16, 0);
+    }
+
+    /** {@code acc} plus the lanes of {@code p} widened to ints (p has 1 or 2 times acc's lane count). */
+    static IntVector addWidened(IntVector acc, ShortVector p) {
+        acc = acc.add(p.convertShape(VectorOperators.S2I, acc.species(), 0));
+        if (p.length() > acc.length()) {
+            acc = acc.add(p.convertShape(VectorOperators.S2I, acc.species(), 1));
+        }
+        return acc;
+    }
+
+    /** {@code acc + scale · ints}, in float. */
+    static FloatVector fmaInts(IntVector ints, float scale, FloatVector acc) {
+        return ((FloatVector) ints.convertShape(VectorOperators.I2F, acc.species(), 0))
+                .fma(FloatVector.broadcast(acc.species(), scale), acc);
+    }
+}

@@ -1,0 +1,96 @@
+package dev.fathom.tensor.kernel;
+
+import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.S16;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_0: blocks of 32 values, an f16 scale d then 16 bytes of nibbles; the low nibble of byte j
+ * is value j, the high nibble value j + 16; value = d · (q − 8).
+ */
+final class Q4_0Kernel extends WeightKernel {
+    static final int BLOCK = 32;
+    static final int BYTES = 18;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q4_0;
+    }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Lanes.f16(src, block);
+            int out = dstOffset + b * BLOCK;
+            for (int j = 0; j < 16; j++) {
+                int q = src.get(ValueLayout.JAVA_BYTE, block + 2 + j);
+                dst[out + j] = d * ((q & 0xF) - 8);
+                dst[out + j + 16] = d * (((q >> 4) & 0xF) - 8);
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            int base = srcOffset + b * BLOCK;
+            long block = offset + (long) b * BYTES;
+            // The value of largest magnitude maps to -8, the one end of the range that is exact.
+            float max = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                if (Math.abs(src[base + i]) > Math.abs(max)) {
+                    max = src[base + i];
+                }
+            }
+            float d = max / -8;
+            float id = d != 0 ? 1 / d : 0;
+            dst.set(F16, block, Float.floatToFloat16(d));
+            for (int j = 0; j < 16; j++) {
+                int lo = Math.min(15, (int) (src[base + j] * id + 8.5f));
+                int hi = Math.min(15, (int) (src[base + j + 16] * id + 8.5f));
+                dst.set(ValueLayout.JAVA_BYTE, block + 2 + j, (byte) (lo | hi << 4));
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        short[] a = qx.q;
+        FloatVector acc = FloatVector.zero(F);
+        float offsets = 0;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            int ab = b * BLOCK;
+            IntVector sum = IntVector.zero(I);
+            for (int c = 0; c < 16; c += S16.length()) {
+                ShortVector raw = Lanes.bytesToShorts16(w, block + 2 + c);
+                ShortVector lo = raw.and((short) 0xF);
+                ShortVector hi = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector products = lo.mul(ShortVector.fromArray(S16, a, ab + c))
+                        .add(hi.mul(ShortVector.fromArray(S16, a, ab + 16 + c)));
+                sum = Lanes.addWidened(sum, products);
+            }
+            float scale = Lanes.f16(w, block) * qx.d[b];
+            acc = Lanes.fmaInts(sum, scale, acc);
+            offsets += scale * qx.sums[b];
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - 8 * offsets;
+    }
+}

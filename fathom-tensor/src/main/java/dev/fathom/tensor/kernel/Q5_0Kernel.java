@@ -1,0 +1,101 @@
+package dev.fathom.tensor.kernel;
+
+import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.S16;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q5_0: blocks of 32 values, an f16 scale d, a 32-bit word whose bit i is the fifth bit of value
+ * i, then 16 bytes of nibbles laid out as in Q4_0; value = d · (q − 16).
+ */
+final class Q5_0Kernel extends WeightKernel {
+    static final int BLOCK = 32;
+    static final int BYTES = 22;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q5_0;
+    }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Lanes.f16(src, block);
+            int high = src.get(ValueLayout.JAVA_INT_UNALIGNED, block + 2);
+            int out = dstOffset + b * BLOCK;
+            for (int j = 0; j < 16; j++) {
+                int q = src.get(ValueLayout.JAVA_BYTE, block + 6 + j);
+                dst[out + j] = d * (((q & 0xF) | ((high >>> j) & 1) << 4) - 16);
+                dst[out + j + 16] = d * ((((q >> 4) & 0xF) | ((high >>> (j + 16)) & 1) << 4) - 16);
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            int base = srcOffset + b * BLOCK;
+            long block = offset + (long) b * BYTES;
+            float max = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                if (Math.abs(src[base + i]) > Math.abs(max)) {
+                    max = src[base + i];
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1 / d : 0;
+            dst.set(F16, block, Float.floatToFloat16(d));
+            int high = 0;
+            for (int j = 0; j < 16; j++) {
+                int lo = Math.min(31, (int) (src[base + j] * id + 16.5f));
+                int hi = Math.min(31, (int) (src[base + j + 16] * id + 16.5f));
+                dst.set(ValueLayout.JAVA_BYTE, block + 6 + j, (byte) ((lo & 0xF) | (hi & 0xF) << 4));
+                high |= (lo >> 4) << j | (hi >> 4) << (j + 16);
+            }
+            dst.set(ValueLayout.JAVA_INT_UNALIGNED, block + 2, high);
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        short[] a = qx.q;
+        FloatVector acc = FloatVector.zero(F);
+        float offsets = 0;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 2);
+            int ab = b * BLOCK;
+            IntVector sum = IntVector.zero(I);
+            for (int c = 0; c < 16; c += S16.length()) {
+                ShortVector raw = Lanes.bytesToShorts16(w, block + 6 + c);
+                ShortVector lo = raw.and((short) 0xF).or(FifthBit.spread(high >>> c));
+                ShortVector hi = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF)
+                        .or(FifthBit.spread(high >>> (16 + c)));
+                ShortVector products = lo.mul(ShortVector.fromArray(S16, a, ab + c))
+                        .add(hi.mul(ShortVector.fromArray(S16, a, ab + 16 + c)));
+                sum = Lanes.addWidened(sum, products);
+            }
+            float scale = Lanes.f16(w, block) * qx.d[b];
+            acc = Lanes.fmaInts(sum, scale, acc);
+            offsets += scale * qx.sums[b];
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - 16 * offsets;
+    }
+}

@@ -1,0 +1,78 @@
+package dev.fathom.tensor.kernel;
+
+import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.S;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** Q8_0: blocks of 32 values, an f16 scale d then 32 int8 quants; value = d · q. */
+final class Q8_0Kernel extends WeightKernel {
+    static final int BLOCK = 32;
+    static final int BYTES = 34;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q8_0;
+    }
+
+    @Override
+    public ActivationFormat activationFormat() {
+        return ActivationFormat.Q8_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Lanes.f16(src, block);
+            for (int i = 0; i < BLOCK; i++) {
+                dst[dstOffset + b * BLOCK + i] = d * src.get(ValueLayout.JAVA_BYTE, block + 2 + i);
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            int base = srcOffset + b * BLOCK;
+            long block = offset + (long) b * BYTES;
+            float amax = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                amax = Math.max(amax, Math.abs(src[base + i]));
+            }
+            float d = amax / 127;
+            float id = d != 0 ? 1 / d : 0;
+            dst.set(F16, block, Float.floatToFloat16(d));
+            for (int i = 0; i < BLOCK; i++) {
+                dst.set(ValueLayout.JAVA_BYTE, block + 2 + i, (byte) Math.round(src[base + i] * id));
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        short[] a = qx.q;
+        float[] ad = qx.d;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            IntVector sum = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += S.length()) {
+                ShortVector products = Lanes.bytesToShorts(w, block + 2 + c).mul(ShortVector.fromArray(S, a, b * BLOCK + c));
+                sum = Lanes.addWidened(sum, products);
+            }
+            acc = Lanes.fmaInts(sum, Lanes.f16(w, block) * ad[b], acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.fathom.tensor.kernel;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Everything Fathom does with one weight type: read values back, write them, and take the dot
+ * product of a row with a vector of activations, reading the blocks in place.
+ *
+ * <p>Lengths are in elements and must be whole blocks; offsets are in bytes.
+ */
+public abstract sealed class WeightKernel
+        permits F32Kernel, F16Kernel, BF16Kernel, Q8_0Kernel, Q4_0Kernel, Q4_1Kernel, Q5_0Kernel,
+        Q5_1Kernel, Q4_KKernel, Q5_KKernel, Q6_KKernel {
+
+    private static final WeightKernel[] BY_TYPE = new WeightKernel[GgmlType.values().length];
+
+    static {
+        for (WeightKernel k : new WeightKernel[] {
+                new F32Kernel(), new F16Kernel(), new BF16Kernel(), new Q8_0Kernel(), new Q4_0Kernel(),
+                new Q4_1Kernel(), new Q5_0Kernel(), new Q5_1Kernel(), new Q4_KKernel(), new Q5_KKernel(),
+                new Q6_KKernel()}) {
+            BY_TYPE[k.type().ordinal()] = k;
+        }
+    }
+
+    /** The kernel for {@code type}; throws if Fathom has none. */
+    public static WeightKernel of(GgmlType type) {
+        WeightKernel k = BY_TYPE[type.ordinal()];
+        if (k == null) {
+            throw new UnsupportedOperationException("tensor type " + type + " is not supported (supported: "
+                    + GgmlType.supportedNames() + ")");
+        }
+        return k;
+    }
+
+    public abstract GgmlType type();
+
+    /** The form activations must take for {@link #dot}. */
+    public abstract ActivationFormat activationFormat();
+
+    /** Decodes {@code n} values from {@code src} at byte {@code offset} into {@code dst}. */
+    public abstract void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n);
+
+    /** Encodes {@code n} values of {@code src} into {@code dst} at byte {@code offset}. */
+    public abstract void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n);
+
+    /**
+     * The dot product of the {@code n} weights at byte {@code offset} with the activations: the
+     * raw floats {@code x} from {@code xOffset} for {@link ActivationFormat#F32} kernels, else {@code qx}, quantized
+     * in this kernel's {@link #activationFormat()}.
+     */
+    public abstract float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n);
+
+    /** Bytes of {@code n} values of this type. */
+    public final long bytes(int n) {
+        return type().bytesFor(n);
+    }
+}

@@ -1,0 +1,119 @@
+package dev.fathom.tensor.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fathom.tensor.ActivationFormat;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.QuantizedVector;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+class WeightKernelTest {
+    private static final int N = 1024;
+
+    static float[] gaussian(Random random, int n, float std) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) random.nextGaussian() * std;
+        }
+        return x;
+    }
+
+    /** Relative RMS error a quantizer of this type should stay under on Gaussian data. */
+    static double tolerance(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1e-3;
+            case BF16 -> 5e-3;
+            case Q8_0 -> 0.01;
+            case Q6_K -> 0.05;
+            case Q5_0, Q5_1, Q5_K -> 0.07;
+            case Q4_0, Q4_1, Q4_K -> 0.14;
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void quantizeThenDequantizeStaysClose(GgmlType type) {
+        WeightKernel kernel = WeightKernel.of(type);
+        float[] x = gaussian(new Random(1), N, 0.5f);
+        MemorySegment data = Arena.ofAuto().allocate(type.bytesFor(N));
+        kernel.quantize(x, 0, data, 0, N);
+        float[] back = new float[N];
+        kernel.dequantize(data, 0, back, 0, N);
+        double err = 0;
+        double norm = 0;
+        for (int i = 0; i < N; i++) {
+            err += (back[i] - x[i]) * (back[i] - x[i]);
+            norm += x[i] * x[i];
+        }
+        assertThat(Math.sqrt(err / norm)).isLessThanOrEqualTo(tolerance(type));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void dotMatchesDequantizedReference(GgmlType type) {
+        WeightKernel kernel = WeightKernel.of(type);
+        Random random = new Random(7);
+        for (int trial = 0; trial < 20; trial++) {
+            int n = 256 * (1 + random.nextInt(8));
+            float[] w = gaussian(random, n, 0.1f + random.nextFloat());
+            float[] x = gaussian(random, n, 0.1f + 3 * random.nextFloat());
+            if (trial == 0) {
+                java.util.Arrays.fill(w, 0, 256, 0f); // all-zero blocks must not produce NaN
+            }
+            // Extreme values exercise the full range of every quant field.
+            x[random.nextInt(n)] = 40f;
+            w[random.nextInt(n)] = -7f;
+            MemorySegment data = Arena.ofAuto().allocate(type.bytesFor(n) + 64).asSlice(3, type.bytesFor(n));
+            kernel.quantize(w, 0, data, 0, n);
+            float[] wq = new float[n];
+            kernel.dequantize(data, 0, wq, 0, n);
+
+            ActivationFormat format = kernel.activationFormat();
+            float[] xq = x.clone();
+            QuantizedVector qx = null;
+            if (format != ActivationFormat.F32) {
+                qx = new QuantizedVector(format, n);
+                qx.quantize(x, 0, n);
+                for (int i = 0; i < n; i++) {
+                    xq[i] = qx.d[i / format.blockSize] * qx.q[i];
+                }
+            }
+            double expected = 0;
+            double magnitude = 0;
+            for (int i = 0; i < n; i++) {
+                expected += (double) wq[i] * xq[i];
+                magnitude += Math.abs((double) wq[i] * xq[i]);
+            }
+            float actual = kernel.dot(data, 0, x, 0, qx, n);
+            // Q4_1 and Q5_1 take the activations' block sums through an f16, as llama.cpp does.
+            double slack = format == ActivationFormat.Q8_1 ? 2e-3 : 1e-5;
+            assertThat(actual).as("%s trial %d", type, trial).isCloseTo((float) expected,
+                    org.assertj.core.data.Offset.offset((float) (slack * magnitude + 1e-6)));
+        }
+    }
+
+    @Test
+    void dotReadsFloatActivationsFromTheOffset() {
+        WeightKernel kernel = WeightKernel.of(GgmlType.F32);
+        float[] w = {1, 2, 3, 4};
+        MemorySegment data = Arena.ofAuto().allocate(16);
+        kernel.quantize(w, 0, data, 0, 4);
+        float[] x = {100, 100, 1, 1, 1, 1};
+        assertThat(kernel.dot(data, 0, x, 2, null, 4)).isEqualTo(10f);
+    }
+
+    @Test
+    void unsupportedTypeNamesTheSupportedOnes() {
+        assertThatThrownBy(() -> WeightKernel.of(GgmlType.IQ2_XXS))
+                .hasMessageContaining("IQ2_XXS is not supported")
+                .hasMessageContaining("Q4_K");
+    }
+}
