@@ -6,15 +6,21 @@ import java.util.Arrays;
  * A batch of activation rows (one per token) about to be multiplied with weight matrices.
  *
  * <p>Several matrices usually read the same input (the query, key and value projections, the
- * gate and up projections), possibly in different weight types. The int8 forms that the
- * kernels need are therefore made on first use and kept until the values change.
+ * gate and up projections), possibly of different weight types. The forms each type needs
+ * ({@link ActivationFormat}) are therefore made on first use and kept until the values change:
+ * int8 blocks for the integer kernels, and floats holding exactly the values those blocks
+ * represent for the tiled prompt path.
  */
 public final class Activations {
+    private static final int FORMATS = ActivationFormat.values().length;
+
     private final int capacity;
     private final int cols;
     private final float[] values;
-    private final QuantizedVector[][] quantized = new QuantizedVector[ActivationFormat.values().length][];
-    private final boolean[] ready = new boolean[ActivationFormat.values().length];
+    private final QuantizedVector[][] quantized = new QuantizedVector[FORMATS][];
+    private final float[][] converted = new float[FORMATS][];
+    private final boolean[] quantizedReady = new boolean[FORMATS];
+    private final boolean[] convertedReady = new boolean[FORMATS];
     private int rows;
 
     public Activations(int capacity, int cols) {
@@ -46,32 +52,54 @@ public final class Activations {
             throw new IllegalArgumentException(rows + " rows do not fit a batch of " + capacity);
         }
         this.rows = rows;
-        Arrays.fill(ready, false);
+        Arrays.fill(quantizedReady, false);
+        Arrays.fill(convertedReady, false);
     }
 
-    /** Row {@code row} quantized in {@code format}; {@link #prepare} must have run for it. */
-    QuantizedVector quantized(ActivationFormat format, int row) {
-        return quantized[format.ordinal()][row];
-    }
-
-    /** Makes the {@code format} form of every row, if it is not already there. */
-    void prepare(ActivationFormat format, Parallel parallel) {
+    /** The rows' int8 blocks in {@code format} (a quantized format), made if needed. */
+    QuantizedVector[] quantized(ActivationFormat format, Parallel parallel) {
         int f = format.ordinal();
-        if (format == ActivationFormat.F32 || ready[f]) {
-            return;
-        }
-        if (quantized[f] == null) {
-            quantized[f] = new QuantizedVector[capacity];
-            for (int r = 0; r < capacity; r++) {
-                quantized[f][r] = new QuantizedVector(format, cols);
+        if (!quantizedReady[f]) {
+            if (quantized[f] == null) {
+                quantized[f] = new QuantizedVector[capacity];
+                for (int r = 0; r < capacity; r++) {
+                    quantized[f][r] = new QuantizedVector(format, cols);
+                }
             }
+            QuantizedVector[] q = quantized[f];
+            parallel.forRange(rows, 16, (worker, from, to) -> {
+                for (int r = from; r < to; r++) {
+                    q[r].quantize(values, r * cols, cols);
+                }
+            });
+            quantizedReady[f] = true;
         }
-        QuantizedVector[] q = quantized[f];
-        parallel.forRange(rows, 16, (worker, from, to) -> {
-            for (int r = from; r < to; r++) {
-                q[r].quantize(values, r * cols, cols);
+        return quantized[f];
+    }
+
+    /** The rows as {@code format} represents them, as floats, made if needed. */
+    float[] floats(ActivationFormat format, Parallel parallel) {
+        if (format == ActivationFormat.F32) {
+            return values;
+        }
+        int f = format.ordinal();
+        if (!convertedReady[f]) {
+            if (converted[f] == null) {
+                converted[f] = new float[capacity * cols];
             }
-        });
-        ready[f] = true;
+            float[] out = converted[f];
+            if (format.quantized) {
+                QuantizedVector[] q = quantized(format, parallel);
+                for (int r = 0; r < rows; r++) {
+                    q[r].dequantize(out, r * cols);
+                }
+            } else {
+                for (int i = 0; i < rows * cols; i++) {
+                    out[i] = format.round(values[i]);
+                }
+            }
+            convertedReady[f] = true;
+        }
+        return converted[f];
     }
 }

@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
  * once, in place, by the type's fused integer dot product, and rows are split between threads.
  * With many tokens (prefill) it is compute-bound: each thread decodes a panel of rows to floats
  * once and multiplies it with every token in register tiles of 4 rows × 4 tokens, so that a
- * loaded weight serves four tokens and a loaded activation four rows.
+ * loaded weight serves four tokens and a loaded activation four rows. Both paths see the same
+ * activation values (see {@link ActivationFormat}), so they agree to float rounding.
  */
 public final class MatMul {
     /** From this many tokens on, the tiled float path beats re-reading quantized rows per token. */
@@ -48,17 +49,13 @@ public final class MatMul {
     private void multiplyStreaming(Matrix w, Activations x, float[] out) {
         WeightKernel kernel = w.kernel();
         ActivationFormat format = kernel.activationFormat();
-        x.prepare(format, parallel);
         int tokens = x.rows();
         int rows = w.rows();
         int cols = w.cols();
         long rowBytes = w.rowBytes();
         MemorySegment data = w.data();
-        float[] values = x.values();
-        QuantizedVector[] q = new QuantizedVector[tokens];
-        for (int t = 0; t < tokens; t++) {
-            q[t] = format == ActivationFormat.F32 ? null : x.quantized(format, t);
-        }
+        float[] values = format.quantized ? null : x.floats(format, parallel);
+        QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : new QuantizedVector[tokens];
         parallel.forRange(rows, 32, (worker, from, to) -> {
             for (int r = from; r < to; r++) {
                 for (int t = 0; t < tokens; t++) {
@@ -72,7 +69,7 @@ public final class MatMul {
         int rows = w.rows();
         int cols = w.cols();
         int tokens = x.rows();
-        float[] xs = x.values();
+        float[] xs = x.floats(w.kernel().activationFormat(), parallel);
         int panelCount = Math.ceilDiv(rows, PANEL_ROWS);
         parallel.forRange(panelCount, 1, (worker, from, to) -> {
             float[] panel = panel(worker, PANEL_ROWS * cols);

@@ -21,8 +21,8 @@ public final class QuantizedVector {
     private int length;
 
     public QuantizedVector(ActivationFormat format, int capacity) {
-        if (format == ActivationFormat.F32) {
-            throw new IllegalArgumentException("F32 activations are not quantized");
+        if (!format.quantized) {
+            throw new IllegalArgumentException(format + " activations are not quantized");
         }
         this.format = format;
         int blocks = Math.ceilDiv(capacity, format.blockSize);
@@ -52,6 +52,14 @@ public final class QuantizedVector {
             case Q8_0, Q8_1 -> quantize32(x, offset, n);
             case Q8_K -> quantize256(x, offset, n);
             default -> throw new AssertionError(format);
+        }
+    }
+
+    /** Writes the values as the quantization represents them, d·q, into {@code out} from {@code offset}. */
+    public void dequantize(float[] out, int offset) {
+        int block = format.blockSize;
+        for (int i = 0; i < length; i++) {
+            out[offset + i] = d[i / block] * q[i];
         }
     }
 

@@ -112,9 +112,10 @@ public final class GgufWriter {
         }
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, path.getFileName().toString(), ".partial");
+        Path tmp = dir.resolve(path.getFileName() + "." + ProcessHandle.current().pid() + ".partial");
         try {
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
                 byte[] withOffsets = header(offsets);

@@ -18,19 +18,6 @@ import jdk.incubator.vector.VectorOperators;
 final class BF16Kernel extends WeightKernel {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
 
-    static float toFloat(short bits) {
-        return Float.intBitsToFloat(bits << 16);
-    }
-
-    /** Rounds to nearest even, keeping NaNs quiet, as ggml does. */
-    static short fromFloat(float value) {
-        int u = Float.floatToRawIntBits(value);
-        if ((u & 0x7fffffff) > 0x7f800000) {
-            return (short) ((u >>> 16) | 64);
-        }
-        return (short) ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16);
-    }
-
     @Override
     public GgmlType type() {
         return GgmlType.BF16;
@@ -38,20 +25,20 @@ final class BF16Kernel extends WeightKernel {
 
     @Override
     public ActivationFormat activationFormat() {
-        return ActivationFormat.F32;
+        return ActivationFormat.BF16;
     }
 
     @Override
     public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
         for (int i = 0; i < n; i++) {
-            dst[dstOffset + i] = toFloat(src.get(SHORT, offset + 2L * i));
+            dst[dstOffset + i] = Bf16.toFloat(src.get(SHORT, offset + 2L * i));
         }
     }
 
     @Override
     public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int n) {
         for (int i = 0; i < n; i++) {
-            dst.set(SHORT, offset + 2L * i, fromFloat(src[srcOffset + i]));
+            dst.set(SHORT, offset + 2L * i, Bf16.fromFloat(src[srcOffset + i]));
         }
     }
 
@@ -69,7 +56,7 @@ final class BF16Kernel extends WeightKernel {
         }
         float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            sum += toFloat(w.get(SHORT, offset + 2L * i)) * x[xOffset + i];
+            sum += Bf16.toFloat(w.get(SHORT, offset + 2L * i)) * x[xOffset + i];
         }
         return sum;
     }

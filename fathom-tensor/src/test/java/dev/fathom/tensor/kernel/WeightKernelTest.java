@@ -79,7 +79,7 @@ class WeightKernelTest {
             ActivationFormat format = kernel.activationFormat();
             float[] xq = x.clone();
             QuantizedVector qx = null;
-            if (format != ActivationFormat.F32) {
+            if (format.quantized) {
                 qx = new QuantizedVector(format, n);
                 qx.quantize(x, 0, n);
                 for (int i = 0; i < n; i++) {

@@ -1,0 +1,133 @@
+package dev.fathom.cli;
+
+import dev.fathom.model.Model;
+import dev.fathom.model.arch.Batch;
+import dev.fathom.model.arch.KvCache;
+import dev.fathom.model.arch.LanguageModel;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code fathom bench}: prompt-processing and generation speed, in the manner of llama-bench: a
+ * prompt of random tokens evaluated in batches, then tokens decoded one at a time from an empty
+ * context; the median of several runs after a warm-up.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure prompt processing (pp) and generation (tg) speed in tokens/s, median of -r runs,"
+                + " and the memory bandwidth that generation implies."})
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = {"-p", "--n-prompt"}, paramLabel = "N", description = "Prompt tokens (default: ${DEFAULT-VALUE}; 0 skips).")
+    int promptTokens = 512;
+
+    @Option(names = {"-n", "--n-gen"}, paramLabel = "N", description = "Generated tokens (default: ${DEFAULT-VALUE}; 0 skips).")
+    int generatedTokens = 128;
+
+    @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "Runs per test (default: ${DEFAULT-VALUE}).")
+    int repetitions = 3;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (repetitions < 1 || promptTokens < 0 || generatedTokens < 0) {
+            throw new Main.UserError("-p and -n must not be negative, -r must be at least 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        try (Model model = modelOptions.open()) {
+            LanguageModel network = model.network();
+            int context = Math.max(promptTokens, generatedTokens) + 1;
+            SplittableRandom random = new SplittableRandom(42);
+            try (KvCache cache = network.newCache(modelOptions.cacheType(), 1, context)) {
+                float[] logits = new float[network.vocabularySize()];
+                double ppTps = 0;
+                double tgTps = 0;
+                if (promptTokens > 0) {
+                    prompt(network, cache, logits, random, Math.min(promptTokens, 16));
+                    ppTps = median(repetitions, () -> prompt(network, cache, logits, random, promptTokens));
+                }
+                if (generatedTokens > 0) {
+                    generate(network, cache, logits, random, Math.min(generatedTokens, 4));
+                    tgTps = median(repetitions, () -> generate(network, cache, logits, random, generatedTokens));
+                }
+                long bytesPerToken = network.weightBytesPerToken();
+                if (json) {
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("pp", promptTokens);
+                    result.put("tg", generatedTokens);
+                    result.put("pp_tps", ppTps);
+                    result.put("tg_tps", tgTps);
+                    result.put("bytes_per_token", bytesPerToken);
+                    result.put("kv_bytes_per_token", cache.bytesPerToken());
+                    result.put("threads", model.threads());
+                    out.println(JsonMapper.builder().build().writeValueAsString(result));
+                } else {
+                    out.printf("model:   %s%n", model.gguf().path().getFileName());
+                    out.printf("         %s%n", network.describe());
+                    out.printf("threads: %d%n", model.threads());
+                    if (promptTokens > 0) {
+                        out.printf("pp%-6d %8.2f tokens/s%n", promptTokens, ppTps);
+                    }
+                    if (generatedTokens > 0) {
+                        out.printf("tg%-6d %8.2f tokens/s%n", generatedTokens, tgTps);
+                    }
+                    out.printf("weights read per token: %.3f GB; at tg speed that is %.1f GB/s%n", bytesPerToken / 1e9,
+                            bytesPerToken * tgTps / 1e9);
+                    out.printf("KV cache: %,d bytes per token%n", cache.bytesPerToken());
+                }
+                out.flush();
+            }
+        }
+        return 0;
+    }
+
+    /** Evaluates {@code n} random tokens as a prompt in batches; returns tokens/s. */
+    private double prompt(LanguageModel network, KvCache cache, float[] logits, SplittableRandom random, int n) {
+        Batch batch = new Batch(Math.min(n, modelOptions.batchSize));
+        long start = System.nanoTime();
+        for (int done = 0; done < n; ) {
+            int size = Math.min(batch.capacity(), n - done);
+            batch.clear();
+            for (int i = 0; i < size; i++) {
+                batch.add(random.nextInt(network.vocabularySize()), done + i, 0, done + i == n - 1);
+            }
+            network.forward(batch, cache, logits);
+            done += size;
+        }
+        return n * 1e9 / (System.nanoTime() - start);
+    }
+
+    /** Decodes {@code n} random tokens one at a time from position 0; returns tokens/s. */
+    private static double generate(LanguageModel network, KvCache cache, float[] logits, SplittableRandom random, int n) {
+        Batch batch = new Batch(1);
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            network.forward(batch.clear().add(random.nextInt(network.vocabularySize()), i, 0, true), cache, logits);
+        }
+        return n * 1e9 / (System.nanoTime() - start);
+    }
+
+    private static double median(int runs, java.util.function.DoubleSupplier run) {
+        double[] values = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            values[i] = run.getAsDouble();
+        }
+        Arrays.sort(values);
+        return runs % 2 == 1 ? values[runs / 2] : (values[runs / 2 - 1] + values[runs / 2]) / 2;
+    }
+}

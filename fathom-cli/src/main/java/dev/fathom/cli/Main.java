@@ -1,0 +1,63 @@
+package dev.fathom.cli;
+
+import dev.fathom.model.arch.ContextOverflowException;
+import dev.fathom.model.gguf.GgufException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code fathom} command. */
+@Command(name = "fathom", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Run DeepSeek-class reasoning models on the JVM.",
+        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, InspectCommand.class,
+            BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line; returns the exit code. */
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
+            boolean verbose = parsed.hasMatchedOption("--verbose");
+            commandLine.getErr().println("error: " + describe(e));
+            if (verbose) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            commandLine.getErr().flush();
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    /** One line that says what went wrong, without a stack trace. */
+    static String describe(Throwable e) {
+        if (e instanceof GgufException || e instanceof ContextOverflowException || e instanceof UserError) {
+            return e.getMessage();
+        }
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory: " + e.getMessage() + " (try a smaller --ctx, or give the JVM more memory)";
+        }
+        String message = e.getMessage();
+        return (message == null ? e.getClass().getSimpleName() : message) + (e.getCause() != null && e.getCause() != e
+                ? " (" + describe(e.getCause()) + ")" : "");
+    }
+
+    /** A mistake in how the command was used, reported as its message alone. */
+    static final class UserError extends RuntimeException {
+        UserError(String message) {
+            super(message);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"fathom " + (v == null ? "dev" : v) + " on Java " + Runtime.version()};
+        }
+    }
+}

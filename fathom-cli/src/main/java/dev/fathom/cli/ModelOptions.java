@@ -1,0 +1,57 @@
+package dev.fathom.cli;
+
+import dev.fathom.model.Model;
+import dev.fathom.model.arch.KvCache;
+import dev.fathom.model.generate.Session;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options every command that loads a model shares. */
+final class ModelOptions {
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "The model file (GGUF).")
+    Path model;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads to compute with (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = {"-c", "--ctx"}, paramLabel = "N",
+            description = "Context size in tokens (default: the model's, at most 4096).")
+    int contextLength;
+
+    @Option(names = {"-b", "--batch"}, paramLabel = "N", description = "Prompt tokens per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize = 512;
+
+    @Option(names = "--cache-type", paramLabel = "TYPE", description = "KV cache element type: f16 or f32 (default: ${DEFAULT-VALUE}).")
+    String cacheType = "f16";
+
+    @Option(names = "--verbose", description = "Show stack traces of errors.")
+    boolean verbose;
+
+    KvCache.Type cacheType() {
+        try {
+            return KvCache.Type.parse(cacheType);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UserError(e.getMessage());
+        }
+    }
+
+    /** A session as these options ask. */
+    Session session(Model model) {
+        return model.newSession(contextLength, batchSize, cacheType());
+    }
+
+    /** Opens the model, printing the load time to {@code stderr} when asked. */
+    Model open() {
+        if (threads < 1) {
+            throw new Main.UserError("--threads must be at least 1");
+        }
+        if (contextLength < 0) {
+            throw new Main.UserError("--ctx must be positive");
+        }
+        if (batchSize < 1) {
+            throw new Main.UserError("--batch must be at least 1");
+        }
+        cacheType();
+        return Model.open(model, threads);
+    }
+}

@@ -1,0 +1,105 @@
+package dev.fathom.model;
+
+import dev.fathom.model.arch.KvCache;
+import dev.fathom.model.arch.LanguageModel;
+import dev.fathom.model.arch.Llama;
+import dev.fathom.model.chat.ChatTemplate;
+import dev.fathom.model.chat.ChatTemplates;
+import dev.fathom.model.generate.Session;
+import dev.fathom.model.gguf.GgufException;
+import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.tokenizer.Tokenizer;
+import dev.fathom.tensor.MatMul;
+import dev.fathom.tensor.Parallel;
+import java.nio.file.Path;
+
+/**
+ * A model file opened for use: its weights mapped in place, its tokenizer and chat template,
+ * and the threads that compute with it. Close it to unmap the file and stop the threads.
+ */
+public final class Model implements AutoCloseable {
+    private final GgufFile gguf;
+    private final Tokenizer tokenizer;
+    private final LanguageModel network;
+    private final Parallel parallel;
+
+    private Model(GgufFile gguf, Tokenizer tokenizer, LanguageModel network, Parallel parallel) {
+        this.gguf = gguf;
+        this.tokenizer = tokenizer;
+        this.network = network;
+        this.parallel = parallel;
+    }
+
+    /** Opens a GGUF model, computing on {@code threads} threads. */
+    public static Model open(Path path, int threads) {
+        GgufFile gguf = GgufFile.open(path);
+        Parallel parallel = null;
+        try {
+            String architecture = gguf.getString("general.architecture");
+            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+            parallel = new Parallel(threads);
+            MatMul matmul = new MatMul(parallel);
+            LanguageModel network = switch (architecture) {
+                case "llama", "qwen2" -> Llama.load(gguf, tokenizer.vocabularySize(), matmul);
+                default -> throw new GgufException(path + ": unknown architecture '" + architecture
+                        + "' (general.architecture); supported: llama, qwen2");
+            };
+            return new Model(gguf, tokenizer, network, parallel);
+        } catch (RuntimeException e) {
+            if (parallel != null) {
+                parallel.close();
+            }
+            gguf.close();
+            throw e;
+        }
+    }
+
+    public GgufFile gguf() {
+        return gguf;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public LanguageModel network() {
+        return network;
+    }
+
+    public int threads() {
+        return parallel.threads();
+    }
+
+    /** The chat template of the file; throws with a clear message if it has none Fathom renders. */
+    public ChatTemplate chatTemplate() {
+        String bos = tokenizer.bos() >= 0 ? tokenizer.text(tokenizer.bos()) : "";
+        return ChatTemplates.forJinja(gguf.getString("tokenizer.chat_template", null), bos);
+    }
+
+    /**
+     * A conversation of up to {@code contextLength} tokens (0: the model's trained length, capped
+     * at 4096), evaluating prompts {@code batchSize} tokens at a time, with an f16 KV cache.
+     */
+    public Session newSession(int contextLength, int batchSize) {
+        return newSession(contextLength, batchSize, KvCache.Type.F16);
+    }
+
+    /** As {@link #newSession(int, int)}, with a KV cache of {@code cacheType}. */
+    public Session newSession(int contextLength, int batchSize, KvCache.Type cacheType) {
+        int length = contextLength > 0 ? contextLength : Math.min(4096, network.trainedContextLength());
+        return new Session(network, tokenizer, length, batchSize, cacheType);
+    }
+
+    /** Tokens of a chat prompt: the template's text with special tokens parsed, BOS as the model asks. */
+    public int[] chatTokens(String renderedPrompt) {
+        String bos = tokenizer.bos() >= 0 ? tokenizer.text(tokenizer.bos()) : "";
+        String text = tokenizer.addsBos() ? ChatTemplate.stripBos(renderedPrompt, bos) : renderedPrompt;
+        return tokenizer.encode(text, true, true);
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+        gguf.close();
+    }
+}

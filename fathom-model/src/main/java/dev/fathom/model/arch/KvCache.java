@@ -1,0 +1,131 @@
+package dev.fathom.model.arch;
+
+import dev.fathom.tensor.kernel.SegmentVectors;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Keys and values of every layer for {@code slots} sequences of up to {@code contextLength}
+ * positions each, off the Java heap. Keys are stored after RoPE. Row (slot, position) of a layer
+ * holds the kv heads side by side.
+ *
+ * <p>The default element type is f16, as in llama.cpp: half the memory and bandwidth of f32.
+ */
+public final class KvCache implements AutoCloseable {
+    /** The element type of the cache. */
+    public enum Type {
+        F16(2), F32(4);
+
+        final int bytes;
+
+        Type(int bytes) {
+            this.bytes = bytes;
+        }
+
+        /** The type named {@code f16} or {@code f32} (any case). */
+        public static Type parse(String name) {
+            for (Type t : values()) {
+                if (t.name().equalsIgnoreCase(name)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unknown KV cache type '" + name + "' (supported: f16, f32)");
+        }
+    }
+
+    private final Arena arena = Arena.ofShared();
+    private final Type type;
+    private final MemorySegment[] keys;
+    private final MemorySegment[] values;
+    private final int slots;
+    private final int contextLength;
+    private final int keyWidth;
+    private final int valueWidth;
+
+    public KvCache(Type type, int layers, int slots, int contextLength, int keyWidth, int valueWidth) {
+        this.type = type;
+        this.slots = slots;
+        this.contextLength = contextLength;
+        this.keyWidth = keyWidth;
+        this.valueWidth = valueWidth;
+        keys = new MemorySegment[layers];
+        values = new MemorySegment[layers];
+        for (int l = 0; l < layers; l++) {
+            keys[l] = arena.allocate((long) type.bytes * slots * contextLength * keyWidth, 64);
+            values[l] = arena.allocate((long) type.bytes * slots * contextLength * valueWidth, 64);
+        }
+    }
+
+    public Type type() {
+        return type;
+    }
+
+    public int slots() {
+        return slots;
+    }
+
+    public int contextLength() {
+        return contextLength;
+    }
+
+    /** Bytes the cache takes for one position of one sequence, all layers. */
+    public long bytesPerToken() {
+        return (long) type.bytes * (keyWidth + valueWidth) * keys.length;
+    }
+
+    private long row(int slot, int position, int width) {
+        return (long) type.bytes * ((long) slot * contextLength + position) * width;
+    }
+
+    /** Stores the key row of (slot, position) from {@code k} at {@code offset}. */
+    public void storeKey(int layer, int slot, int position, float[] k, int offset) {
+        store(keys[layer], row(slot, position, keyWidth), k, offset, keyWidth);
+    }
+
+    /** Stores the value row of (slot, position) from {@code v} at {@code offset}. */
+    public void storeValue(int layer, int slot, int position, float[] v, int offset) {
+        store(values[layer], row(slot, position, valueWidth), v, offset, valueWidth);
+    }
+
+    private void store(MemorySegment segment, long at, float[] x, int offset, int n) {
+        if (type == Type.F16) {
+            SegmentVectors.storeHalves(x, offset, segment, at, n);
+        } else {
+            SegmentVectors.storeFloats(x, offset, segment, at, n);
+        }
+    }
+
+    /** The dot product of {@code n} values of a key row, from element {@code from}, with {@code q}. */
+    public float dotKey(int layer, int slot, int position, int from, float[] q, int qOffset, int n) {
+        long at = row(slot, position, keyWidth) + (long) type.bytes * from;
+        return type == Type.F16 ? SegmentVectors.dotHalves(keys[layer], at, q, qOffset, n)
+                : SegmentVectors.dotFloats(keys[layer], at, q, qOffset, n);
+    }
+
+    /** {@code out += a · value row [from, from + n)}. */
+    public void addValue(int layer, int slot, int position, int from, float a, float[] out, int outOffset, int n) {
+        long at = row(slot, position, valueWidth) + (long) type.bytes * from;
+        if (type == Type.F16) {
+            SegmentVectors.addScaledHalves(a, values[layer], at, out, outOffset, n);
+        } else {
+            SegmentVectors.addScaledFloats(a, values[layer], at, out, outOffset, n);
+        }
+    }
+
+    /** Checks that a batch only touches existing slots and positions. */
+    void check(Batch batch) {
+        for (int i = 0; i < batch.size(); i++) {
+            if (batch.sequence(i) < 0 || batch.sequence(i) >= slots) {
+                throw new IllegalArgumentException("sequence " + batch.sequence(i) + " outside the cache's " + slots + " slots");
+            }
+            if (batch.position(i) < 0 || batch.position(i) >= contextLength) {
+                throw new ContextOverflowException(batch.position(i) + 1, contextLength);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,279 @@
+package dev.fathom.model.arch;
+
+import dev.fathom.model.gguf.GgufException;
+import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.tensor.Activations;
+import dev.fathom.tensor.MatMul;
+import dev.fathom.tensor.Matrix;
+import dev.fathom.tensor.kernel.VectorMath;
+
+/**
+ * The llama family of decoders: Llama 2/3 (GGUF {@code llama}) and Qwen2 (GGUF {@code qwen2}),
+ * which is what the DeepSeek-R1-Distill models are. Pre-norm blocks of grouped-query attention
+ * with rotary positions and a SwiGLU feed-forward; Qwen2 adds biases to the q, k and v
+ * projections and rotates NEOX pairs.
+ *
+ * <pre>
+ * x = embed(token)
+ * per layer:  h = rmsnorm(x)·w_attn;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+ *             q, k = rope(q, pos), rope(k, pos);  cache k, v
+ *             x += Wo · softmax(q kᵀ / √d) v          (kv head of q head h: h / (heads / kv heads))
+ *             h = rmsnorm(x)·w_ffn;  x += Wdown (silu(Wgate h) ⊙ Wup h)
+ * logits = Wout · rmsnorm(x)·w_out
+ * </pre>
+ */
+public final class Llama implements LanguageModel {
+    private record Layer(float[] attnNorm, Matrix wq, Matrix wk, Matrix wv, float[] bq, float[] bk, float[] bv,
+            Matrix wo, float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {
+    }
+
+    private final LlamaConfig config;
+    private final Matrix tokenEmbedding;
+    private final Layer[] layers;
+    private final float[] outputNorm;
+    private final Matrix output;
+    private final float[] ropeFactors;
+    private final MatMul matmul;
+    private Scratch scratch;
+
+    private Llama(LlamaConfig config, Matrix tokenEmbedding, Layer[] layers, float[] outputNorm, Matrix output,
+            float[] ropeFactors, MatMul matmul) {
+        this.config = config;
+        this.tokenEmbedding = tokenEmbedding;
+        this.layers = layers;
+        this.outputNorm = outputNorm;
+        this.output = output;
+        this.ropeFactors = ropeFactors;
+        this.matmul = matmul;
+    }
+
+    /** Binds the weights of {@code gguf} (used in place; the file must stay open). */
+    public static Llama load(GgufFile gguf, int vocabularySize, MatMul matmul) {
+        LlamaConfig c = LlamaConfig.from(gguf, vocabularySize);
+        int dim = c.dim();
+        Matrix embedding = gguf.matrix("token_embd.weight", dim, vocabularySize);
+        Layer[] layers = new Layer[c.layers()];
+        for (int l = 0; l < layers.length; l++) {
+            String b = "blk." + l + ".";
+            boolean bias = gguf.tensor(b + "attn_q.bias") != null;
+            layers[l] = new Layer(
+                    gguf.vector(b + "attn_norm.weight", dim),
+                    gguf.matrix(b + "attn_q.weight", dim, c.qDim()),
+                    gguf.matrix(b + "attn_k.weight", dim, c.kvDim()),
+                    gguf.matrix(b + "attn_v.weight", dim, c.kvDim()),
+                    bias ? gguf.vector(b + "attn_q.bias", c.qDim()) : null,
+                    bias ? gguf.vector(b + "attn_k.bias", c.kvDim()) : null,
+                    bias ? gguf.vector(b + "attn_v.bias", c.kvDim()) : null,
+                    gguf.matrix(b + "attn_output.weight", c.qDim(), dim),
+                    gguf.vector(b + "ffn_norm.weight", dim),
+                    gguf.matrix(b + "ffn_gate.weight", dim, c.ffnDim()),
+                    gguf.matrix(b + "ffn_up.weight", dim, c.ffnDim()),
+                    gguf.matrix(b + "ffn_down.weight", c.ffnDim(), dim));
+        }
+        Matrix output = gguf.tensor("output.weight") != null
+                ? gguf.matrix("output.weight", dim, vocabularySize) : embedding;
+        float[] factors = gguf.tensor("rope_freqs.weight") != null
+                ? gguf.vector("rope_freqs.weight", c.ropeDim() / 2) : null;
+        if (factors != null && c.ropeNeox()) {
+            throw new GgufException(gguf.path() + ": rope_freqs.weight is only used by llama models");
+        }
+        return new Llama(c, embedding, layers, gguf.vector("output_norm.weight", dim), output, factors, matmul);
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    @Override
+    public String architecture() {
+        return config.architecture();
+    }
+
+    @Override
+    public int vocabularySize() {
+        return config.vocabularySize();
+    }
+
+    @Override
+    public int trainedContextLength() {
+        return config.contextLength();
+    }
+
+    @Override
+    public KvCache newCache(KvCache.Type type, int slots, int contextLength) {
+        return new KvCache(type, config.layers(), slots, contextLength, config.kvDim(), config.kvDim());
+    }
+
+    @Override
+    public long weightBytesPerToken() {
+        long bytes = output.data().byteSize() + tokenEmbedding.rowBytes();
+        for (Layer l : layers) {
+            for (Matrix m : new Matrix[] {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) {
+                bytes += m.data().byteSize();
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public String describe() {
+        LlamaConfig c = config;
+        return String.format("%s: %d layers, dim %d, %d heads (%d kv) of %d, ffn %d, vocab %d, context %d",
+                c.architecture(), c.layers(), c.dim(), c.heads(), c.kvHeads(), c.headDim(), c.ffnDim(),
+                c.vocabularySize(), c.contextLength());
+    }
+
+    /** Work buffers for batches of up to {@code capacity} tokens. */
+    private static final class Scratch {
+        final int capacity;
+        final float[] x;
+        final Activations normed;
+        final float[] q;
+        final float[] k;
+        final float[] v;
+        final Activations attention;
+        final float[] projected;
+        final float[] gate;
+        final float[] up;
+        final Activations hidden;
+        final float[] cos;
+        final float[] sin;
+        final float[][] scores;
+        final float[][] query;
+
+        Scratch(LlamaConfig c, int capacity, int contextLength, int threads) {
+            this.capacity = capacity;
+            x = new float[capacity * c.dim()];
+            normed = new Activations(capacity, c.dim());
+            q = new float[capacity * c.qDim()];
+            k = new float[capacity * c.kvDim()];
+            v = new float[capacity * c.kvDim()];
+            attention = new Activations(capacity, c.qDim());
+            projected = new float[capacity * c.dim()];
+            gate = new float[capacity * c.ffnDim()];
+            up = new float[capacity * c.ffnDim()];
+            hidden = new Activations(capacity, c.ffnDim());
+            cos = new float[capacity * c.ropeDim() / 2];
+            sin = new float[capacity * c.ropeDim() / 2];
+            scores = new float[threads][contextLength];
+            query = new float[threads][c.headDim()];
+        }
+    }
+
+    private Scratch scratch(int tokens, int contextLength) {
+        Scratch s = scratch;
+        if (s == null || s.capacity < tokens || s.scores[0].length < contextLength) {
+            int capacity = Math.max(tokens, s == null ? 0 : s.capacity);
+            s = new Scratch(config, capacity, contextLength, matmul.parallel().threads());
+            scratch = s;
+        }
+        return s;
+    }
+
+    @Override
+    public void forward(Batch batch, KvCache cache, float[] logits) {
+        cache.check(batch);
+        LlamaConfig c = config;
+        int n = batch.size();
+        Scratch s = scratch(n, cache.contextLength());
+        int dim = c.dim();
+        for (int i = 0; i < n; i++) {
+            int token = batch.token(i);
+            if (token < 0 || token >= c.vocabularySize()) {
+                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
+                        + c.vocabularySize());
+            }
+            tokenEmbedding.dequantizeRow(token, s.x, i * dim);
+        }
+        int half = c.ropeDim() / 2;
+        for (int i = 0; i < n; i++) {
+            Ops.ropeAngles(batch.position(i), c.ropeBase(), c.ropeScale(), c.ropeDim(), ropeFactors, s.cos, s.sin, i * half);
+        }
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            Ops.rmsNorm(s.x, layer.attnNorm, c.rmsEps(), s.normed.values(), n, dim);
+            s.normed.update(n);
+            matmul.multiply(layer.wq, s.normed, s.q);
+            matmul.multiply(layer.wk, s.normed, s.k);
+            matmul.multiply(layer.wv, s.normed, s.v);
+            if (layer.bq != null) {
+                Ops.addBias(s.q, layer.bq, n);
+                Ops.addBias(s.k, layer.bk, n);
+                Ops.addBias(s.v, layer.bv, n);
+            }
+            for (int i = 0; i < n; i++) {
+                Ops.rope(s.q, i * c.qDim(), c.heads(), c.headDim(), c.ropeDim(), c.ropeNeox(), s.cos, s.sin, i * half);
+                Ops.rope(s.k, i * c.kvDim(), c.kvHeads(), c.headDim(), c.ropeDim(), c.ropeNeox(), s.cos, s.sin, i * half);
+                int slot = batch.sequence(i);
+                int pos = batch.position(i);
+                cache.storeKey(l, slot, pos, s.k, i * c.kvDim());
+                cache.storeValue(l, slot, pos, s.v, i * c.kvDim());
+            }
+            attention(batch, cache, l, s);
+            matmul.multiply(layer.wo, s.attention, s.projected);
+            Ops.add(s.x, s.projected, n * dim);
+
+            Ops.rmsNorm(s.x, layer.ffnNorm, c.rmsEps(), s.normed.values(), n, dim);
+            s.normed.update(n);
+            matmul.multiply(layer.gate, s.normed, s.gate);
+            matmul.multiply(layer.up, s.normed, s.up);
+            VectorMath.swiglu(s.gate, s.up, s.hidden.values(), n * c.ffnDim());
+            s.hidden.update(n);
+            matmul.multiply(layer.down, s.hidden, s.projected);
+            Ops.add(s.x, s.projected, n * dim);
+        }
+        int rows = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch.wantsLogits(i)) {
+                System.arraycopy(s.x, i * dim, s.x, rows * dim, dim);
+                rows++;
+            }
+        }
+        if (rows == 0) {
+            return;
+        }
+        Ops.rmsNorm(s.x, outputNorm, c.rmsEps(), s.normed.values(), rows, dim);
+        s.normed.update(rows);
+        matmul.multiply(output, s.normed, logits);
+    }
+
+    /**
+     * Causal grouped-query attention of every (token, head) pair against its sequence's cache.
+     * With an f16 cache the query and the attention weights are rounded to f16 before they meet
+     * the cached keys and values, as llama.cpp's f16 matrix products do.
+     */
+    private void attention(Batch batch, KvCache cache, int layer, Scratch s) {
+        LlamaConfig c = config;
+        int n = batch.size();
+        int headDim = c.headDim();
+        int group = c.heads() / c.kvHeads();
+        float scale = (float) (1 / Math.sqrt(headDim));
+        boolean halves = cache.type() == KvCache.Type.F16;
+        float[] out = s.attention.values();
+        java.util.Arrays.fill(out, 0, n * c.qDim(), 0f);
+        matmul.parallel().forRange(n * c.heads(), 4, (worker, from, to) -> {
+            float[] scores = s.scores[worker];
+            float[] query = s.query[worker];
+            for (int item = from; item < to; item++) {
+                int i = item / c.heads();
+                int h = item % c.heads();
+                int slot = batch.sequence(i);
+                int length = batch.position(i) + 1;
+                int q = i * c.qDim() + h * headDim;
+                int kvHead = (h / group) * headDim;
+                for (int d = 0; d < headDim; d++) {
+                    query[d] = halves ? Float.float16ToFloat(Float.floatToFloat16(s.q[q + d])) : s.q[q + d];
+                }
+                for (int t = 0; t < length; t++) {
+                    scores[t] = cache.dotKey(layer, slot, t, kvHead, query, 0, headDim) * scale;
+                }
+                VectorMath.softmax(scores, length);
+                for (int t = 0; t < length; t++) {
+                    float weight = halves ? Float.float16ToFloat(Float.floatToFloat16(scores[t])) : scores[t];
+                    cache.addValue(layer, slot, t, kvHead, weight, out, q, headDim);
+                }
+            }
+        });
+        s.attention.update(n);
+    }
+}

@@ -1,0 +1,86 @@
+package dev.fathom.model.arch;
+
+/**
+ * The element-wise steps of a transformer layer, written to round as llama.cpp's CPU backend
+ * does where it matters (RMS sums in double, norm scale in float). The transcendental ones are
+ * in {@link dev.fathom.tensor.kernel.VectorMath}.
+ */
+final class Ops {
+    private Ops() {
+    }
+
+    /** out = x / rms(x) · weight, for {@code rows} rows of {@code n} values. */
+    static void rmsNorm(float[] x, float[] weight, float eps, float[] out, int rows, int n) {
+        for (int r = 0; r < rows; r++) {
+            int o = r * n;
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                float v = x[o + i];
+                sum += v * v;
+            }
+            float mean = (float) (sum / n);
+            float scale = 1f / (float) Math.sqrt(mean + eps);
+            for (int i = 0; i < n; i++) {
+                out[o + i] = x[o + i] * scale * weight[i];
+            }
+        }
+    }
+
+    /** x += y over the first {@code n} values. */
+    static void add(float[] x, float[] y, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] += y[i];
+        }
+    }
+
+    /** Adds {@code bias} to each of {@code rows} rows of {@code x}. */
+    static void addBias(float[] x, float[] bias, int rows) {
+        int n = bias.length;
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < n; i++) {
+                x[r * n + i] += bias[i];
+            }
+        }
+    }
+
+    /**
+     * Rotates the first {@code ropeDim} values of each of {@code heads} heads of size
+     * {@code headDim} at {@code offset}, by the angles whose cosines and sines are given per pair.
+     * NEOX pairs value i with i + ropeDim/2; NORM pairs 2i with 2i + 1.
+     */
+    static void rope(float[] x, int offset, int heads, int headDim, int ropeDim, boolean neox,
+            float[] cos, float[] sin, int table) {
+        int half = ropeDim / 2;
+        for (int h = 0; h < heads; h++) {
+            int base = offset + h * headDim;
+            for (int i = 0; i < half; i++) {
+                int a = neox ? base + i : base + 2 * i;
+                int b = neox ? base + i + half : base + 2 * i + 1;
+                float c = cos[table + i];
+                float s = sin[table + i];
+                float x0 = x[a];
+                float x1 = x[b];
+                x[a] = x0 * c - x1 * s;
+                x[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+
+    /**
+     * The rotary angles' cosines and sines for one position, as ggml computes them: the angle of
+     * pair i is position · base^(−2i/d), built by repeated float multiplication, divided by the
+     * pair's frequency factor (llama3 scaling) and multiplied by {@code scale}.
+     */
+    static void ropeAngles(int position, float base, float scale, int ropeDim, float[] factors, float[] cos,
+            float[] sin, int table) {
+        float step = (float) Math.pow(base, -2.0f / ropeDim);
+        float theta = position;
+        for (int i = 0; i < ropeDim / 2; i++) {
+            float t = scale * (factors == null ? theta : theta / factors[i]);
+            cos[table + i] = (float) Math.cos(t);
+            sin[table + i] = (float) Math.sin(t);
+            theta *= step;
+        }
+    }
+
+}
