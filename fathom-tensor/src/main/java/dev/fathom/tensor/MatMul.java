@@ -56,7 +56,7 @@ public final class MatMul {
         MemorySegment data = w.data();
         float[] values = format.quantized ? null : x.floats(format, parallel);
         QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : new QuantizedVector[tokens];
-        parallel.forRange(rows, 32, (worker, from, to) -> {
+        parallel.forRange(rows, Math.max(64, Math.ceilDiv(rows, parallel.threads())), (worker, from, to) -> {
             for (int r = from; r < to; r++) {
                 for (int t = 0; t < tokens; t++) {
                     out[t * rows + r] = kernel.dot(data, r * rowBytes, values, t * cols, q[t], cols);

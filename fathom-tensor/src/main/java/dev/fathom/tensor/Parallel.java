@@ -18,7 +18,7 @@ public final class Parallel implements AutoCloseable {
         void run(int worker, int from, int to);
     }
 
-    private static final long SPIN_NANOS = 200_000;
+    private static final long SPIN_NANOS = 5_000_000;
 
     private final int threads;
     private final Thread[] workers;

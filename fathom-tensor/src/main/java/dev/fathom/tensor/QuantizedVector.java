@@ -1,5 +1,12 @@
 package dev.fathom.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * A vector of activations quantized to 8-bit integers in blocks (see {@link ActivationFormat}).
  *
@@ -63,55 +70,72 @@ public final class QuantizedVector {
         }
     }
 
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED
+            .withShape(VectorShape.forBitSize(Math.min(512, FloatVector.SPECIES_PREFERRED.vectorBitSize())));
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    /** Shorts with as many lanes as {@link #F}, for storing the rounded values. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    /** Adding then subtracting this rounds a float below 2^22 in magnitude to the nearest integer, ties to even. */
+    private static final float ROUND = 0x1.8p23f;
+
     private void quantize32(float[] x, int offset, int n) {
         boolean withScaledSum = format == ActivationFormat.Q8_1;
+        int lanes = F.length();
         for (int b = 0; b < n / 32; b++) {
             int base = offset + b * 32;
-            float amax = 0;
-            for (int i = 0; i < 32; i++) {
-                amax = Math.max(amax, Math.abs(x[base + i]));
+            FloatVector largest = FloatVector.zero(F);
+            for (int i = 0; i < 32; i += lanes) {
+                largest = largest.max(FloatVector.fromArray(F, x, base + i).abs());
             }
+            float amax = largest.reduceLanes(VectorOperators.MAX);
             float scale = amax / 127f;
             float inverse = amax != 0 ? 127f / amax : 0f;
-            int sum = 0;
-            for (int i = 0; i < 32; i++) {
-                short v = (short) Math.rint(x[base + i] * inverse);
-                q[b * 32 + i] = v;
-                sum += v;
+            IntVector sum = IntVector.zero(I);
+            for (int i = 0; i < 32; i += lanes) {
+                IntVector v = (IntVector) FloatVector.fromArray(F, x, base + i).mul(inverse).add(ROUND).sub(ROUND)
+                        .convert(VectorOperators.F2I, 0);
+                sum = sum.add(v);
+                ((ShortVector) v.convertShape(VectorOperators.I2S, S, 0)).intoArray(q, b * 32 + i);
             }
+            int total = sum.reduceLanes(VectorOperators.ADD);
             d[b] = Float.float16ToFloat(Float.floatToFloat16(scale));
-            sums[b] = withScaledSum ? Float.float16ToFloat(Float.floatToFloat16(scale * sum)) : sum;
+            sums[b] = withScaledSum ? Float.float16ToFloat(Float.floatToFloat16(scale * total)) : total;
         }
     }
 
     private void quantize256(float[] x, int offset, int n) {
+        int lanes = F.length();
         for (int b = 0; b < n / 256; b++) {
             int base = offset + b * 256;
-            // The scale takes the sign of the largest-magnitude value, so that value maps to -127.
-            float max = 0;
-            float amax = 0;
-            for (int i = 0; i < 256; i++) {
-                float ax = Math.abs(x[base + i]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[base + i];
-                }
+            FloatVector largest = FloatVector.zero(F);
+            for (int i = 0; i < 256; i += lanes) {
+                largest = largest.max(FloatVector.fromArray(F, x, base + i).abs());
             }
+            float amax = largest.reduceLanes(VectorOperators.MAX);
             if (amax == 0) {
                 java.util.Arrays.fill(q, b * 256, b * 256 + 256, (short) 0);
                 java.util.Arrays.fill(sums, b * 16, b * 16 + 16, 0f);
                 d[b] = 0;
                 continue;
             }
+            // The scale takes the sign of the (first) largest-magnitude value, which maps to -127.
+            float max = 0;
+            for (int i = 0; i < 256; i++) {
+                if (Math.abs(x[base + i]) == amax) {
+                    max = x[base + i];
+                    break;
+                }
+            }
             float inverse = -127f / max;
             for (int g = 0; g < 16; g++) {
-                int sum = 0;
-                for (int i = g * 16; i < g * 16 + 16; i++) {
-                    short v = (short) Math.min(127, (int) Math.rint(inverse * x[base + i]));
-                    q[b * 256 + i] = v;
-                    sum += v;
+                IntVector sum = IntVector.zero(I);
+                for (int i = g * 16; i < g * 16 + 16; i += lanes) {
+                    IntVector v = ((IntVector) FloatVector.fromArray(F, x, base + i).mul(inverse).add(ROUND).sub(ROUND)
+                            .convert(VectorOperators.F2I, 0)).min(127);
+                    sum = sum.add(v);
+                    ((ShortVector) v.convertShape(VectorOperators.I2S, S, 0)).intoArray(q, b * 256 + i);
                 }
-                sums[b * 16 + g] = sum;
+                sums[b * 16 + g] = sum.reduceLanes(VectorOperators.ADD);
             }
             d[b] = 1 / inverse;
         }

@@ -25,7 +25,7 @@ import java.util.Map;
  * output file, so a multi-gigabyte model never needs to sit in memory.
  */
 public final class GgufWriter {
-    /** Fills the bytes of one tensor; {@code out} is exactly the tensor's size. */
+    /** Fills the bytes of one tensor; {@code out} is exactly the tensor's size, and may be written from several threads. */
     @FunctionalInterface
     public interface TensorData {
         void write(MemorySegment out);
@@ -116,7 +116,7 @@ public final class GgufWriter {
         try {
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE,
                     StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
-                    Arena arena = Arena.ofConfined()) {
+                    Arena arena = Arena.ofShared()) {
                 MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
                 byte[] withOffsets = header(offsets);
                 MemorySegment.copy(MemorySegment.ofArray(withOffsets), 0, out, 0, withOffsets.length);

@@ -64,7 +64,7 @@ public final class TestModels {
     }
 
     /** A vocabulary in GGUF form. */
-    private record Vocabulary(String[] tokens, int[] types, String[] merges, int bos, int eos, String pre,
+    record Vocabulary(String[] tokens, int[] types, String[] merges, int bos, int eos, String pre,
             String template, int normalTokens) {
     }
 
@@ -210,7 +210,7 @@ public final class TestModels {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    private static JsonNode tokenizerJson(String pkg) throws IOException {
+    static JsonNode tokenizerJson(String pkg) throws IOException {
         return JSON.readTree(LlamaCpp.referenceDir().resolve("node_modules/@lenml/" + pkg + "/models/tokenizer.json").toFile());
     }
 

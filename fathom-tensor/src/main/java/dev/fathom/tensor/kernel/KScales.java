@@ -10,29 +10,43 @@ import java.lang.foreign.ValueLayout;
  * their top 2 bits in the spare top bits of bytes 0-7.
  */
 final class KScales {
-    private final long low;
-    private final int high;
-
-    private KScales(long low, int high) {
-        this.low = low;
-        this.high = high;
+    private KScales() {
     }
 
-    static KScales read(MemorySegment segment, long offset) {
-        return new KScales(segment.get(ValueLayout.JAVA_LONG_UNALIGNED, offset),
-                segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8));
-    }
-
-    private int at(int k) {
+    /** Byte k of the 12, given bytes 0-7 as {@code low} and 8-11 as {@code high}. */
+    private static int at(long low, int high, int k) {
         return (int) (k < 8 ? low >>> (8 * k) : high >>> (8 * (k - 8))) & 0xFF;
     }
 
-    int scale(int j) {
-        return j < 4 ? at(j) & 63 : (at(j + 4) & 0xF) | (at(j - 4) >> 6) << 4;
+    /** The scale of sub-block j. */
+    static int scale(long low, int high, int j) {
+        return j < 4 ? at(low, high, j) & 63 : (at(low, high, j + 4) & 0xF) | (at(low, high, j - 4) >> 6) << 4;
     }
 
-    int min(int j) {
-        return j < 4 ? at(j + 4) & 63 : (at(j + 4) >> 4) | (at(j) >> 6) << 4;
+    /**
+     * All eight scales, one byte each (sub-block j in byte j), from the 12 bytes given as
+     * {@code low} (bytes 0-7) and {@code high} (8-11): word arithmetic instead of eight lookups.
+     */
+    static long scales(long low, int high) {
+        int w0 = (int) low;
+        int w1 = (int) (low >>> 32);
+        int lowFour = w0 & 0x3f3f3f3f;
+        int highFour = (high & 0x0f0f0f0f) | ((w0 >>> 6) & 0x03030303) << 4;
+        return (lowFour & 0xFFFFFFFFL) | (long) highFour << 32;
+    }
+
+    /** All eight minimums, one byte each, as {@link #scales}. */
+    static long mins(long low, int high) {
+        int w0 = (int) low;
+        int w1 = (int) (low >>> 32);
+        int lowFour = w1 & 0x3f3f3f3f;
+        int highFour = ((high >>> 4) & 0x0f0f0f0f) | ((w1 >>> 6) & 0x03030303) << 4;
+        return (lowFour & 0xFFFFFFFFL) | (long) highFour << 32;
+    }
+
+    /** The minimum of sub-block j. */
+    static int min(long low, int high, int j) {
+        return j < 4 ? at(low, high, j + 4) & 63 : (at(low, high, j + 4) >> 4) | (at(low, high, j) >> 6) << 4;
     }
 
     /** Packs eight scales and eight minimums (each in [0, 63]) into {@code out} at {@code offset}. */

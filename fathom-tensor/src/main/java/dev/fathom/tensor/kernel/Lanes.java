@@ -3,22 +3,26 @@ package dev.fathom.tensor.kernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The vector shapes the kernels use, derived from the CPU's preferred width (capped at 512 bits),
- * and the few widening steps they share.
+ * The vector shapes the kernels use, derived from the CPU's preferred width (capped at 512 bits).
  *
  * <p>Quantized dot products run on short lanes: weight quants (at most 6 bits plus sign) times
  * int8 activations fit in 16 bits, so a vector multiply handles twice as many products as it
  * would on ints. Partial sums are widened to ints before they can overflow, converted to float
- * once per block, and accumulated vertically; the only horizontal reduction is one per row.
+ * once per block, and accumulated vertically.
+ *
+ * <p>The kernels spell their vector code out rather than sharing helper methods, on purpose:
+ * C2 stops inlining ordinary methods once a method's graph is large, and a vector passed to a
+ * method that was not inlined is boxed, which makes the kernel an order of magnitude slower.
+ * The Vector API's own methods are force-inlined, so code made only of them stays intact.
+ * Likewise every species is one of the constants here, never taken from a vector: the JIT only
+ * turns an operation into instructions when it can see the species.
  */
 final class Lanes {
     private Lanes() {
@@ -54,30 +58,4 @@ final class Lanes {
         return Float.float16ToFloat(segment.get(F16, offset));
     }
 
-    /** Loads bytes and sign-extends them to a full vector of shorts. */
-    static ShortVector bytesToShorts(MemorySegment segment, long offset) {
-        return (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, segment, offset, LE)
-                .convertShape(VectorOperators.B2S, S, 0);
-    }
-
-    /** Loads bytes and sign-extends them to up to 16 short lanes. */
-    static ShortVector bytesToShorts16(MemorySegment segment, long offset) {
-        return (ShortVector) ByteVector.fromMemorySegment(B_FOR_S16, segment, offset, LE)
-                .convertShape(VectorOperators.B2S, S16, 0);
-    }
-
-    /** {@code acc} plus the lanes of {@code p} widened to ints (p has 1 or 2 times acc's lane count). */
-    static IntVector addWidened(IntVector acc, ShortVector p) {
-        acc = acc.add(p.convertShape(VectorOperators.S2I, acc.species(), 0));
-        if (p.length() > acc.length()) {
-            acc = acc.add(p.convertShape(VectorOperators.S2I, acc.species(), 1));
-        }
-        return acc;
-    }
-
-    /** {@code acc + scale · ints}, in float. */
-    static FloatVector fmaInts(IntVector ints, float scale, FloatVector acc) {
-        return ((FloatVector) ints.convertShape(VectorOperators.I2F, acc.species(), 0))
-                .fma(FloatVector.broadcast(acc.species(), scale), acc);
-    }
 }

@@ -1,5 +1,7 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.I;
@@ -11,6 +13,7 @@ import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -81,14 +84,19 @@ final class Q4_1Kernel extends WeightKernel {
             int ab = b * BLOCK;
             IntVector sum = IntVector.zero(I);
             for (int c = 0; c < 16; c += S16.length()) {
-                ShortVector raw = Lanes.bytesToShorts16(w, block + 4 + c);
+                ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S16, w, block + 4 + c, LE)
+                        .convertShape(VectorOperators.B2S, S16, 0);
                 ShortVector lo = raw.and((short) 0xF);
                 ShortVector hi = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector products = lo.mul(ShortVector.fromArray(S16, a, ab + c))
                         .add(hi.mul(ShortVector.fromArray(S16, a, ab + 16 + c)));
-                sum = Lanes.addWidened(sum, products);
+                sum = sum.add(products.convertShape(VectorOperators.S2I, I, 0));
+                if (S16.length() > I.length()) {
+                    sum = sum.add(products.convertShape(VectorOperators.S2I, I, 1));
+                }
             }
-            acc = Lanes.fmaInts(sum, Lanes.f16(w, block) * qx.d[b], acc);
+            float scale = Lanes.f16(w, block) * qx.d[b];
+            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
             offsets += Lanes.f16(w, block + 2) * qx.sums[b];
         }
         return acc.reduceLanes(VectorOperators.ADD) + offsets;

@@ -1,5 +1,7 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.I;
@@ -10,6 +12,7 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -41,13 +44,14 @@ final class Q4_KKernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(src, block);
             float dmin = Lanes.f16(src, block + 2);
-            KScales scales = KScales.read(src, block + 4);
+            long low = src.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
+            int high = src.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
             int out = dstOffset + b * BLOCK;
             for (int j = 0; j < 4; j++) {
-                float d0 = d * scales.scale(2 * j);
-                float m0 = dmin * scales.min(2 * j);
-                float d1 = d * scales.scale(2 * j + 1);
-                float m1 = dmin * scales.min(2 * j + 1);
+                float d0 = d * KScales.scale(low, high, 2 * j);
+                float m0 = dmin * KScales.min(low, high, 2 * j);
+                float d1 = d * KScales.scale(low, high, 2 * j + 1);
+                float m1 = dmin * KScales.min(low, high, 2 * j + 1);
                 for (int l = 0; l < 32; l++) {
                     int q = src.get(ValueLayout.JAVA_BYTE, block + 16 + 32 * j + l);
                     dst[out + 64 * j + l] = d0 * (q & 0xF) - m0;
@@ -74,33 +78,44 @@ final class Q4_KKernel extends WeightKernel {
 
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
-        FloatVector acc = FloatVector.zero(F);
-        float mins = 0;
+        float sum = 0;
         for (int b = 0; b < n / BLOCK; b++) {
-            long block = offset + (long) b * BYTES;
-            float d = Lanes.f16(w, block) * qx.d[b];
-            float dmin = Lanes.f16(w, block + 2) * qx.d[b];
-            KScales scales = KScales.read(w, block + 4);
-            int ab = b * BLOCK;
-            int groups = b * 16;
-            for (int j = 0; j < 4; j++) {
-                IntVector first = IntVector.zero(I);
-                IntVector second = IntVector.zero(I);
-                for (int c = 0; c < 32; c += S.length()) {
-                    ShortVector raw = Lanes.bytesToShorts(w, block + 16 + 32 * j + c);
-                    first = Lanes.addWidened(first, raw.and((short) 0xF)
-                            .mul(ShortVector.fromArray(S, a, ab + 64 * j + c)));
-                    second = Lanes.addWidened(second, raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF)
-                            .mul(ShortVector.fromArray(S, a, ab + 64 * j + 32 + c)));
-                }
-                acc = Lanes.fmaInts(first, d * scales.scale(2 * j), acc);
-                acc = Lanes.fmaInts(second, d * scales.scale(2 * j + 1), acc);
-                float[] sums = qx.sums;
-                mins += dmin * (scales.min(2 * j) * (sums[groups + 4 * j] + sums[groups + 4 * j + 1])
-                        + scales.min(2 * j + 1) * (sums[groups + 4 * j + 2] + sums[groups + 4 * j + 3]));
-            }
+            sum += superBlock(w, offset + (long) b * BYTES, qx.q, b * BLOCK, qx.d[b], qx.sums, b * 16);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
+        return sum;
+    }
+
+    /**
+     * One super-block: scalar work first (scales, minimums), then the vector loop, all in one
+     * method that the JIT compiles whole (see {@link Lanes}).
+     */
+    private static float superBlock(MemorySegment w, long block, short[] a, int ab, float da, float[] sums, int groups) {
+        float d = Lanes.f16(w, block) * da;
+        float dmin = Lanes.f16(w, block + 2) * da;
+        long low = w.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
+        int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
+        long codes = KScales.scales(low, high); // the eight 6-bit scales, one byte each
+        long minCodes = KScales.mins(low, high);
+        float mins = 0;
+        for (int s = 0; s < 8; s++) {
+            mins += (int) (minCodes >>> (8 * s) & 0xFF) * (sums[groups + 2 * s] + sums[groups + 2 * s + 1]);
+        }
+        IntVector total = IntVector.zero(I);
+        for (int j = 0; j < 4; j++) {
+            IntVector first = IntVector.zero(I);
+            IntVector second = IntVector.zero(I);
+            for (int c = 0; c < 32; c += S.length()) {
+                ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 16 + 32 * j + c, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector p0 = raw.and((short) 0xF).mul(ShortVector.fromArray(S, a, ab + 64 * j + c));
+                ShortVector p1 = raw.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S, a, ab + 64 * j + 32 + c));
+                first = first.add(p0.convertShape(VectorOperators.S2I, I, 0)).add(p0.convertShape(VectorOperators.S2I, I, 1));
+                second = second.add(p1.convertShape(VectorOperators.S2I, I, 0)).add(p1.convertShape(VectorOperators.S2I, I, 1));
+            }
+            // Sub-block sums times their 6-bit scales stay well inside an int: at most 32·15·127·63·8.
+            total = total.add(first.mul((int) (codes >>> (16 * j) & 0xFF))).add(second.mul((int) (codes >>> (16 * j + 8) & 0xFF)));
+        }
+        FloatVector acc = (FloatVector) total.convertShape(VectorOperators.I2F, F, 0);
+        return d * acc.reduceLanes(VectorOperators.ADD) - dmin * mins;
     }
 }

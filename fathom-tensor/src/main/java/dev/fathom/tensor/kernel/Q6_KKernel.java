@@ -1,5 +1,7 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.I;
@@ -10,6 +12,7 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -91,51 +94,51 @@ final class Q6_KKernel extends WeightKernel {
 
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
-        float[] sums = qx.sums;
-        FloatVector acc = FloatVector.zero(F);
-        float offsets = 0;
+        float sum = 0;
         for (int b = 0; b < n / BLOCK; b++) {
-            long block = offset + (long) b * BYTES;
-            float d = Lanes.f16(w, block + 208) * qx.d[b];
-            int ab = b * BLOCK;
-            for (int half = 0; half < 2; half++) {
-                for (int c = 0; c < 32; c += S.length()) {
-                    ShortVector low0 = Lanes.bytesToShorts(w, block + 64 * half + c);
-                    ShortVector low1 = Lanes.bytesToShorts(w, block + 64 * half + 32 + c);
-                    ShortVector high = Lanes.bytesToShorts(w, block + 128 + 32 * half + c);
-                    int e = 128 * half + c;
-                    ShortVector q0 = low0.and((short) 0xF).or(high.and((short) 3).lanewise(VectorOperators.LSHL, 4));
-                    ShortVector q1 = low1.and((short) 0xF).or(high.and((short) 0xC).lanewise(VectorOperators.LSHL, 2));
-                    ShortVector q2 = low0.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(high.and((short) 0x30));
-                    ShortVector q3 = low1.lanewise(VectorOperators.LSHR, 4).and((short) 0xF)
-                            .or(high.lanewise(VectorOperators.LSHR, 2).and((short) 0x30));
-                    acc = accumulateGroups(q0.mul(ShortVector.fromArray(S, a, ab + e)), w, block, e, d, acc);
-                    acc = accumulateGroups(q1.mul(ShortVector.fromArray(S, a, ab + e + 32)), w, block, e + 32, d, acc);
-                    acc = accumulateGroups(q2.mul(ShortVector.fromArray(S, a, ab + e + 64)), w, block, e + 64, d, acc);
-                    acc = accumulateGroups(q3.mul(ShortVector.fromArray(S, a, ab + e + 96)), w, block, e + 96, d, acc);
-                }
-            }
-            int groupSum = 0;
-            for (int g = 0; g < 16; g++) {
-                groupSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * (int) sums[b * 16 + g];
-            }
-            offsets += d * groupSum;
+            sum += superBlock(w, offset + (long) b * BYTES, qx.q, b * BLOCK, qx.d[b], qx.sums, b * 16);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - 32 * offsets;
+        return sum;
     }
 
     /**
-     * Adds the products of values e.. of the block, each int-vector part scaled by its group's
-     * scale (a part never spans two groups of 16).
+     * One super-block, compiled whole (see {@link Lanes}). Products are widened to ints in halves
+     * of the short vector; with 512-bit vectors each half is one group of 16 with its own scale,
+     * with narrower ones each half lies inside one group.
      */
-    private static FloatVector accumulateGroups(ShortVector products, MemorySegment w, long block, int e,
-            float d, FloatVector acc) {
-        int parts = products.length() / I.length();
-        for (int p = 0; p < parts; p++) {
-            IntVector part = (IntVector) products.convertShape(VectorOperators.S2I, I, p);
-            acc = Lanes.fmaInts(part, d * scale(w, block, e + p * I.length()), acc);
+    private static float superBlock(MemorySegment w, long block, short[] a, int ab, float da, float[] sums, int groups) {
+        float d = Lanes.f16(w, block + 208) * da;
+        int offsetSum = 0;
+        for (int g = 0; g < 16; g++) {
+            offsetSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * (int) sums[groups + g];
         }
-        return acc;
+        int half = I.length();
+        FloatVector acc = FloatVector.zero(F);
+        for (int e = 0; e < 256; e += 128) {
+            long low = block + e / 2;
+            long high = block + 128 + e / 4;
+            for (int c = 0; c < 32; c += S.length()) {
+                ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + 32 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector bits = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, high + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                for (int k = 0; k < 4; k++) {
+                    ShortVector lowNibbles = (k & 1) == 0 ? low0 : low1;
+                    ShortVector q = (k < 2 ? lowNibbles.and((short) 0xF) : lowNibbles.lanewise(VectorOperators.LSHR, 4).and((short) 0xF))
+                            .or(bits.lanewise(VectorOperators.LSHR, 2 * k).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                    int at = e + 32 * k + c;
+                    ShortVector products = q.mul(ShortVector.fromArray(S, a, ab + at));
+                    float s0 = d * w.get(ValueLayout.JAVA_BYTE, block + 192 + at / 16);
+                    float s1 = d * w.get(ValueLayout.JAVA_BYTE, block + 192 + (at + half) / 16);
+                    acc = ((FloatVector) products.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, s0), acc);
+                    acc = ((FloatVector) products.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, s1), acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - 32 * d * offsetSum;
     }
 }

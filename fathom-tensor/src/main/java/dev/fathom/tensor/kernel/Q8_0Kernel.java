@@ -1,5 +1,7 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.I;
@@ -11,6 +13,7 @@ import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -68,10 +71,13 @@ final class Q8_0Kernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             IntVector sum = IntVector.zero(I);
             for (int c = 0; c < BLOCK; c += S.length()) {
-                ShortVector products = Lanes.bytesToShorts(w, block + 2 + c).mul(ShortVector.fromArray(S, a, b * BLOCK + c));
-                sum = Lanes.addWidened(sum, products);
+                ShortVector products = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, b * BLOCK + c));
+                sum = sum.add(products.convertShape(VectorOperators.S2I, I, 0))
+                        .add(products.convertShape(VectorOperators.S2I, I, 1));
             }
-            acc = Lanes.fmaInts(sum, Lanes.f16(w, block) * ad[b], acc);
+            float scale = Lanes.f16(w, block) * ad[b];
+            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
