@@ -152,14 +152,32 @@ public final class MatMul {
             a23 = w2.fma(x3, a23);
             a33 = w3.fma(x3, a33);
         }
-        FloatVector[] acc = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
-        for (int i = 0; i < 4; i++) {
-            for (int t = 0; t < 4; t++) {
-                float sum = acc[i * 4 + t].reduceLanes(VectorOperators.ADD);
-                for (int cc = c; cc < k; cc++) {
-                    sum += panel[w + i * k + cc] * xs[x + t * k + cc];
+        // Reduced one by one: gathering the accumulators into an array would make the JIT box them.
+        int t0 = o;
+        int t1 = o + stride;
+        int t2 = o + 2 * stride;
+        int t3 = o + 3 * stride;
+        out[t0] = a00.reduceLanes(VectorOperators.ADD);
+        out[t1] = a01.reduceLanes(VectorOperators.ADD);
+        out[t2] = a02.reduceLanes(VectorOperators.ADD);
+        out[t3] = a03.reduceLanes(VectorOperators.ADD);
+        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
+        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
+        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
+        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
+        out[t0 + 3] = a30.reduceLanes(VectorOperators.ADD);
+        out[t1 + 3] = a31.reduceLanes(VectorOperators.ADD);
+        out[t2 + 3] = a32.reduceLanes(VectorOperators.ADD);
+        out[t3 + 3] = a33.reduceLanes(VectorOperators.ADD);
+        for (int cc = c; cc < k; cc++) { // columns past the last full vector
+            for (int i = 0; i < 4; i++) {
+                for (int t = 0; t < 4; t++) {
+                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
                 }
-                out[o + t * stride + i] = sum;
             }
         }
     }

@@ -30,7 +30,12 @@ final class BF16Kernel extends WeightKernel {
 
     @Override
     public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (; i + F.length() <= n; i += F.length()) {
+            ShortVector.fromMemorySegment(S_FOR_I, src, offset + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0)
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOffset + i);
+        }
+        for (; i < n; i++) {
             dst[dstOffset + i] = Bf16.toFloat(src.get(SHORT, offset + 2L * i));
         }
     }

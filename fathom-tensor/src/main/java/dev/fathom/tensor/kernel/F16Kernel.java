@@ -22,7 +22,11 @@ final class F16Kernel extends WeightKernel {
 
     @Override
     public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (; i + Lanes.F.length() <= n; i += Lanes.F.length()) {
+            SegmentVectors.toFloats(src, offset + 2L * i).intoArray(dst, dstOffset + i);
+        }
+        for (; i < n; i++) {
             dst[dstOffset + i] = Float.float16ToFloat(src.get(SHORT, offset + 2L * i));
         }
     }

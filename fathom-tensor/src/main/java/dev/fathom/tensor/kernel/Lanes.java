@@ -44,6 +44,9 @@ final class Lanes {
             ? VectorSpecies.of(short.class, VectorShape.forBitSize(256)) : S;
     static final VectorSpecies<Byte> B_FOR_S16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
 
+    /** Bytes that widen into a full vector of floats (one per lane). */
+    static final VectorSpecies<Byte> B_FOR_F = VectorSpecies.of(byte.class, VectorShape.forBitSize(BITS / 4));
+
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 

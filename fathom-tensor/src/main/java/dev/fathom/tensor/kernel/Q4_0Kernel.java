@@ -1,10 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S16;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -12,8 +13,8 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -42,10 +43,12 @@ final class Q4_0Kernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(src, block);
             int out = dstOffset + b * BLOCK;
-            for (int j = 0; j < 16; j++) {
-                int q = src.get(ValueLayout.JAVA_BYTE, block + 2 + j);
-                dst[out + j] = d * ((q & 0xF) - 8);
-                dst[out + j + 16] = d * (((q >> 4) & 0xF) - 8);
+            for (int c = 0; c < 16; c += F.length()) {
+                ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 2 + c, LE);
+                FloatVector lo = (FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0);
+                FloatVector hi = (FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0);
+                lo.sub(8f).mul(d).intoArray(dst, out + c);
+                hi.sub(8f).mul(d).intoArray(dst, out + 16 + c);
             }
         }
     }

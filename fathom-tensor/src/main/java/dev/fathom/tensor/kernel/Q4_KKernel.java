@@ -1,10 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -46,16 +47,20 @@ final class Q4_KKernel extends WeightKernel {
             float dmin = Lanes.f16(src, block + 2);
             long low = src.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
             int high = src.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
+            long scales = KScales.scales(low, high);
+            long mins = KScales.mins(low, high);
             int out = dstOffset + b * BLOCK;
             for (int j = 0; j < 4; j++) {
-                float d0 = d * KScales.scale(low, high, 2 * j);
-                float m0 = dmin * KScales.min(low, high, 2 * j);
-                float d1 = d * KScales.scale(low, high, 2 * j + 1);
-                float m1 = dmin * KScales.min(low, high, 2 * j + 1);
-                for (int l = 0; l < 32; l++) {
-                    int q = src.get(ValueLayout.JAVA_BYTE, block + 16 + 32 * j + l);
-                    dst[out + 64 * j + l] = d0 * (q & 0xF) - m0;
-                    dst[out + 64 * j + 32 + l] = d1 * ((q >> 4) & 0xF) - m1;
+                float d0 = d * (int) (scales >>> (16 * j) & 0xFF);
+                float m0 = -dmin * (int) (mins >>> (16 * j) & 0xFF);
+                float d1 = d * (int) (scales >>> (16 * j + 8) & 0xFF);
+                float m1 = -dmin * (int) (mins >>> (16 * j + 8) & 0xFF);
+                for (int c = 0; c < 32; c += F.length()) {
+                    ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 16 + 32 * j + c, LE);
+                    ((FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).fma(d0, m0)
+                            .intoArray(dst, out + 64 * j + c);
+                    ((FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)).fma(d1, m1)
+                            .intoArray(dst, out + 64 * j + 32 + c);
                 }
             }
         }

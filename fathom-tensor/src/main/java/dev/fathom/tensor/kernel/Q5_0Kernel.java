@@ -1,10 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S16;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -12,8 +13,8 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -43,10 +44,14 @@ final class Q5_0Kernel extends WeightKernel {
             float d = Lanes.f16(src, block);
             int high = src.get(ValueLayout.JAVA_INT_UNALIGNED, block + 2);
             int out = dstOffset + b * BLOCK;
-            for (int j = 0; j < 16; j++) {
-                int q = src.get(ValueLayout.JAVA_BYTE, block + 6 + j);
-                dst[out + j] = d * (((q & 0xF) | ((high >>> j) & 1) << 4) - 16);
-                dst[out + j + 16] = d * ((((q >> 4) & 0xF) | ((high >>> (j + 16)) & 1) << 4) - 16);
+            for (int c = 0; c < 16; c += F.length()) {
+                ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 6 + c, LE);
+                FloatVector lo = (FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)
+                        .add(FifthBits.spreadFloats(high >>> c));
+                FloatVector hi = (FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)
+                        .add(FifthBits.spreadFloats(high >>> (16 + c)));
+                lo.sub(16f).mul(d).intoArray(dst, out + c);
+                hi.sub(16f).mul(d).intoArray(dst, out + 16 + c);
             }
         }
     }

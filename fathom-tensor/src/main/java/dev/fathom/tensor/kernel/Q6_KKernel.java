@@ -1,10 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -45,26 +46,24 @@ final class Q6_KKernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(src, block + 208);
             int out = dstOffset + b * BLOCK;
-            for (int half = 0; half < 2; half++) {
-                long low = block + 64 * half;
-                long high = block + 128 + 32 * half;
-                for (int l = 0; l < 32; l++) {
-                    int lo0 = src.get(ValueLayout.JAVA_BYTE, low + l);
-                    int lo1 = src.get(ValueLayout.JAVA_BYTE, low + l + 32);
-                    int h = src.get(ValueLayout.JAVA_BYTE, high + l);
-                    int e = 128 * half + l;
-                    dst[out + e] = d * scale(src, block, e) * (((lo0 & 0xF) | (h & 3) << 4) - 32);
-                    dst[out + e + 32] = d * scale(src, block, e + 32) * (((lo1 & 0xF) | ((h >> 2) & 3) << 4) - 32);
-                    dst[out + e + 64] = d * scale(src, block, e + 64) * ((((lo0 >> 4) & 0xF) | ((h >> 4) & 3) << 4) - 32);
-                    dst[out + e + 96] = d * scale(src, block, e + 96) * ((((lo1 >> 4) & 0xF) | ((h >> 6) & 3) << 4) - 32);
+            for (int e = 0; e < 256; e += 128) {
+                long low = block + e / 2;
+                long high = block + 128 + e / 4;
+                for (int c = 0; c < 32; c += F.length()) {
+                    ByteVector low0 = ByteVector.fromMemorySegment(B_FOR_F, src, low + c, LE);
+                    ByteVector low1 = ByteVector.fromMemorySegment(B_FOR_F, src, low + 32 + c, LE);
+                    ByteVector bits = ByteVector.fromMemorySegment(B_FOR_F, src, high + c, LE);
+                    for (int k = 0; k < 4; k++) {
+                        ByteVector nibbles = (k & 1) == 0 ? low0 : low1;
+                        ByteVector q = (k < 2 ? nibbles.and((byte) 0xF) : nibbles.lanewise(VectorOperators.LSHR, 4))
+                                .or(bits.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                        int at = e + 32 * k + c;
+                        float scale = d * src.get(ValueLayout.JAVA_BYTE, block + 192 + at / 16);
+                        ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).sub(32f).mul(scale).intoArray(dst, out + at);
+                    }
                 }
             }
         }
-    }
-
-    /** The signed scale of the group of 16 that holds value {@code e} of the block. */
-    private static int scale(MemorySegment src, long block, int e) {
-        return src.get(ValueLayout.JAVA_BYTE, block + 192 + e / 16);
     }
 
     @Override
@@ -112,6 +111,7 @@ final class Q6_KKernel extends WeightKernel {
         for (int g = 0; g < 16; g++) {
             offsetSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * (int) sums[groups + g];
         }
+        long scales = block + 192;
         int half = I.length();
         FloatVector acc = FloatVector.zero(F);
         for (int e = 0; e < 256; e += 128) {
@@ -119,24 +119,36 @@ final class Q6_KKernel extends WeightKernel {
             long high = block + 128 + e / 4;
             for (int c = 0; c < 32; c += S.length()) {
                 ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                 ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + 32 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                 ShortVector bits = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, high + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                for (int k = 0; k < 4; k++) {
-                    ShortVector lowNibbles = (k & 1) == 0 ? low0 : low1;
-                    ShortVector q = (k < 2 ? lowNibbles.and((short) 0xF) : lowNibbles.lanewise(VectorOperators.LSHR, 4).and((short) 0xF))
-                            .or(bits.lanewise(VectorOperators.LSHR, 2 * k).and((short) 3).lanewise(VectorOperators.LSHL, 4));
-                    int at = e + 32 * k + c;
-                    ShortVector products = q.mul(ShortVector.fromArray(S, a, ab + at));
-                    float s0 = d * w.get(ValueLayout.JAVA_BYTE, block + 192 + at / 16);
-                    float s1 = d * w.get(ValueLayout.JAVA_BYTE, block + 192 + (at + half) / 16);
-                    acc = ((FloatVector) products.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, s0), acc);
-                    acc = ((FloatVector) products.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, s1), acc);
-                }
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                int at = e + c;
+                ShortVector p0 = low0.and((short) 0xF).or(bits.and((short) 3).lanewise(VectorOperators.LSHL, 4))
+                        .mul(ShortVector.fromArray(S, a, ab + at));
+                ShortVector p1 = low1.and((short) 0xF).or(bits.and((short) 0xC).lanewise(VectorOperators.LSHL, 2))
+                        .mul(ShortVector.fromArray(S, a, ab + at + 32));
+                ShortVector p2 = low0.lanewise(VectorOperators.LSHR, 4).or(bits.and((short) 0x30))
+                        .mul(ShortVector.fromArray(S, a, ab + at + 64));
+                ShortVector p3 = low1.lanewise(VectorOperators.LSHR, 4).or(bits.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
+                        .mul(ShortVector.fromArray(S, a, ab + at + 96));
+                acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + at / 16)), acc);
+                acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + half) / 16)), acc);
+                acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32) / 16)), acc);
+                acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32 + half) / 16)), acc);
+                acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64) / 16)), acc);
+                acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64 + half) / 16)), acc);
+                acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96) / 16)), acc);
+                acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96 + half) / 16)), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - 32 * d * offsetSum;

@@ -1,10 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.LE;
+import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -12,8 +13,8 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -38,8 +39,9 @@ final class Q8_0Kernel extends WeightKernel {
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(src, block);
-            for (int i = 0; i < BLOCK; i++) {
-                dst[dstOffset + b * BLOCK + i] = d * src.get(ValueLayout.JAVA_BYTE, block + 2 + i);
+            for (int c = 0; c < BLOCK; c += F.length()) {
+                ((FloatVector) ByteVector.fromMemorySegment(B_FOR_F, src, block + 2 + c, LE)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOffset + b * BLOCK + c);
             }
         }
     }
@@ -71,10 +73,12 @@ final class Q8_0Kernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             IntVector sum = IntVector.zero(I);
             for (int c = 0; c < BLOCK; c += S.length()) {
-                ShortVector products = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, b * BLOCK + c));
-                sum = sum.add(products.convertShape(VectorOperators.S2I, I, 0))
-                        .add(products.convertShape(VectorOperators.S2I, I, 1));
+                // Adjacent short products summed into one int lane: the low one sign-extended, the high one shifted down.
+                IntVector products = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, b * BLOCK + c))
+                        .reinterpretAsInts();
+                sum = sum.add(products.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(products.lanewise(VectorOperators.ASHR, 16));
             }
             float scale = Lanes.f16(w, block) * ad[b];
             acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
