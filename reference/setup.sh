@@ -23,7 +23,7 @@ if [ ! -f "$templates/.done" ]; then
   mkdir -p "$templates"
   git init -q .cache/llama.cpp
   git -C .cache/llama.cpp fetch -q "$PWD/node_modules/node-llama-cpp/llama/gitRelease.bundle" HEAD
-  for t in deepseek-ai-DeepSeek-R1-Distill-Qwen-32B deepseek-ai-DeepSeek-R1-Distill-Llama-8B llama-cpp-deepseek-r1; do
+  for t in deepseek-ai-DeepSeek-R1-Distill-Qwen-32B deepseek-ai-DeepSeek-R1-Distill-Llama-8B; do
     git -C .cache/llama.cpp show "FETCH_HEAD:models/templates/$t.jinja" > "$templates/$t.jinja"
   done
   rm -rf .cache/llama.cpp

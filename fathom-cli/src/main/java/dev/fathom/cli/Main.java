@@ -22,7 +22,10 @@ public final class Main {
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
-            boolean verbose = parsed.hasMatchedOption("--verbose");
+            boolean verbose = false;
+            for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+                verbose |= r.hasMatchedOption("--verbose");
+            }
             commandLine.getErr().println("error: " + describe(e));
             if (verbose) {
                 e.printStackTrace(commandLine.getErr());

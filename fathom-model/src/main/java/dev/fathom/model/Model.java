@@ -36,14 +36,13 @@ public final class Model implements AutoCloseable {
         Parallel parallel = null;
         try {
             String architecture = gguf.getString("general.architecture");
+            if (!architecture.equals("llama") && !architecture.equals("qwen2")) {
+                throw new GgufException(path + ": unknown architecture '" + architecture
+                        + "' (general.architecture); supported: llama, qwen2");
+            }
             Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
             parallel = new Parallel(threads);
-            MatMul matmul = new MatMul(parallel);
-            LanguageModel network = switch (architecture) {
-                case "llama", "qwen2" -> Llama.load(gguf, tokenizer.vocabularySize(), matmul);
-                default -> throw new GgufException(path + ": unknown architecture '" + architecture
-                        + "' (general.architecture); supported: llama, qwen2");
-            };
+            LanguageModel network = Llama.load(gguf, tokenizer.vocabularySize(), new MatMul(parallel));
             return new Model(gguf, tokenizer, network, parallel);
         } catch (RuntimeException e) {
             if (parallel != null) {

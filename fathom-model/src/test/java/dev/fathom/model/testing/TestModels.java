@@ -19,8 +19,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Synthetic models with the real layout of DeepSeek-R1-Distill-Qwen ({@code qwen2}) and
  * DeepSeek-R1-Distill-Llama ({@code llama}): random weights, tiny widths, but the real vocabularies
  * (151,936 and 128,256 tokens, from the tokenizer packages the reference setup installs), the
- * real special tokens, pre-tokenizers and chat templates. Written once per spec into
- * {@code target/test-models} and reused.
+ * real special tokens, pre-tokenizers and chat templates. Written once per spec into the
+ * repository's {@code target/test-models} and reused by every module's tests.
  */
 public final class TestModels {
     /** Which family, in which tensor type, how deep. */
@@ -51,7 +51,7 @@ public final class TestModels {
 
     /** The model file for {@code spec}, written if it does not exist yet. */
     public static synchronized Path get(Spec spec) {
-        Path dir = Path.of("target", "test-models").toAbsolutePath();
+        Path dir = LlamaCpp.referenceDir().getParent().resolve("target/test-models");
         Path file = dir.resolve(spec.fileName());
         if (!Files.exists(file)) {
             try {

@@ -1,0 +1,126 @@
+package dev.fathom.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.testing.TestModels;
+import dev.fathom.model.testing.TestModels.Spec;
+import dev.fathom.model.tokenizer.Tokenizer;
+import dev.fathom.tensor.GgmlType;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The commands as a user runs them, in process: output, JSON shapes, speeds reported. */
+class CommandsTest {
+    static final Path MODEL = TestModels.get(Spec.qwen2(GgmlType.Q8_0));
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @TempDir
+    Path dir;
+
+    record Outcome(int code, String out, String err) {
+        JsonNode json() {
+            return JSON.readTree(out);
+        }
+    }
+
+    static Outcome fathom(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Outcome(code, out.toString(), err.toString());
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
+    }
+
+    @Test
+    void runJsonHasThePromptIdsTheGeneratedIdsTheTextAndTheTimings() {
+        Outcome r = fathom("run", "-m", MODEL.toString(), "-p", "Hello world", "-n", "8", "--temp", "0", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode json = r.json();
+        assertThat(ints(json.get("prompt_tokens"))).containsExactly(151646, 9707, 1879); // BOS first, as the model asks
+        assertThat(json.get("tokens").size()).isBetween(1, 8);
+        assertThat(json.get("timings").get("predicted_per_second").asDouble()).isPositive();
+        assertThat(json.get("timings").get("prompt_n").asInt()).isEqualTo(3);
+        try (GgufFile gguf = GgufFile.open(MODEL)) {
+            assertThat(json.get("text").asString()).isEqualTo(Tokenizer.fromGguf(gguf).decode(ints(json.get("tokens")), false));
+        }
+    }
+
+    @Test
+    void runStreamsTheSameGreedyTextAndReportsSpeedsOnStderr() {
+        String[] args = {"run", "-m", MODEL.toString(), "-p", "Once upon a time", "-n", "12", "--temp", "0"};
+        Outcome streamed = fathom(args);
+        assertThat(streamed.code()).isZero();
+        assertThat(streamed.err()).contains("load:").contains("prompt:").contains("generation:").contains("tokens/s");
+        String[] jsonArgs = java.util.Arrays.copyOf(args, args.length + 1);
+        jsonArgs[args.length] = "--json";
+        assertThat(streamed.out().stripTrailing()).isEqualTo(fathom(jsonArgs).json().get("text").asString().stripTrailing());
+    }
+
+    @Test
+    void runWithChatWrapsThePromptInTheR1Template() {
+        Outcome r = fathom("run", "-m", MODEL.toString(), "--chat", "-p", "Hi", "-n", "2", "--temp", "0", "--json");
+        int[] prompt = ints(r.json().get("prompt_tokens"));
+        // <｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜><think>\n
+        assertThat(prompt).startsWith(151646, 151644).endsWith(151645, 151648, 198);
+    }
+
+    @Test
+    void runReadsThePromptFromAFile() throws IOException {
+        Path prompt = Files.writeString(dir.resolve("prompt.txt"), "Hello world");
+        Outcome r = fathom("run", "-m", MODEL.toString(), "-f", prompt.toString(), "-n", "1", "--json");
+        assertThat(ints(r.json().get("prompt_tokens"))).containsExactly(151646, 9707, 1879);
+    }
+
+    @Test
+    void tokenizePrintsIdsAndParsesSpecialTokens() {
+        Outcome json = fathom("tokenize", "-m", MODEL.toString(), "-p", "<｜User｜>hi", "--json");
+        assertThat(json.code()).isZero();
+        assertThat(json.out().strip()).isEqualTo("[151646,151644,6023]");
+        Outcome lines = fathom("tokenize", "-m", MODEL.toString(), "-p", "hi there", "--no-bos");
+        assertThat(lines.out()).contains("6023 -> 'hi'").contains("1052 -> ' there'");
+    }
+
+    @Test
+    void inspectShowsArchitectureMetadataAndTensors() {
+        Outcome r = fathom("inspect", MODEL.toString());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("architecture: qwen2").contains("tokenizer.ggml.pre").contains("\"deepseek-r1-qwen\"")
+                .contains("blk.1.ffn_down.weight").contains("Q8_0");
+    }
+
+    @Test
+    void benchReportsBothSpeedsAndTheBytesPerToken() {
+        Outcome r = fathom("bench", "-m", MODEL.toString(), "-p", "16", "-n", "4", "-r", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode json = r.json();
+        assertThat(json.get("pp").asInt()).isEqualTo(16);
+        assertThat(json.get("tg").asInt()).isEqualTo(4);
+        assertThat(json.get("pp_tps").asDouble()).isPositive();
+        assertThat(json.get("tg_tps").asDouble()).isPositive();
+        assertThat(json.get("bytes_per_token").asLong()).isGreaterThan(10_000_000L); // the output layer alone is 41 MB
+        Outcome text = fathom("bench", "-m", MODEL.toString(), "-p", "8", "-n", "2", "-r", "1");
+        assertThat(text.out()).contains("pp8").contains("tg2").contains("GB/s");
+    }
+
+    @Test
+    void helpListsTheCommands() {
+        Outcome r = fathom("--help");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench");
+    }
+}
