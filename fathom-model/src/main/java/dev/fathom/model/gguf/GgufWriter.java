@@ -36,7 +36,16 @@ public final class GgufWriter {
 
     private final Map<String, GgufValue> metadata = new LinkedHashMap<>();
     private final List<Pending> tensors = new ArrayList<>();
-    private final int alignment = GgufFile.DEFAULT_ALIGNMENT;
+    private int alignment = GgufFile.DEFAULT_ALIGNMENT;
+
+    /** Aligns tensor data to {@code bytes} (a power of two), recorded as general.alignment. */
+    public GgufWriter alignment(int bytes) {
+        if (bytes <= 0 || Integer.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("alignment must be a power of two, got " + bytes);
+        }
+        alignment = bytes;
+        return putUint32("general.alignment", bytes);
+    }
 
     public GgufWriter put(String key, GgufValue value) {
         metadata.put(key, value);

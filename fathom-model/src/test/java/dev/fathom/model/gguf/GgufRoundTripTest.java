@@ -95,6 +95,24 @@ class GgufRoundTripTest {
     }
 
     @Test
+    void version2FilesAndOtherAlignmentsAreRead() throws IOException {
+        Path p = dir.resolve("aligned.gguf");
+        new GgufWriter().alignment(64).putString("general.architecture", "llama")
+                .addTensor("a", GgmlType.F32, new long[] {3}, new float[] {1, 2, 3})
+                .addTensor("b", GgmlType.F32, new long[] {2}, new float[] {4, 5})
+                .write(p);
+        byte[] whole = Files.readAllBytes(p);
+        ByteBuffer.wrap(whole).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 2);
+        Files.write(p, whole);
+        try (GgufFile f = GgufFile.open(p)) {
+            assertThat(f.version()).isEqualTo(2);
+            assertThat(f.alignment()).isEqualTo(64);
+            assertThat(f.tensor("b").fileOffset() % 64).isZero();
+            assertThat(f.vector("b", 2)).containsExactly(4, 5);
+        }
+    }
+
+    @Test
     void aMissingFileIsNamed() {
         assertThatThrownBy(() -> GgufFile.open(dir.resolve("nope.gguf")))
                 .isInstanceOf(GgufException.class).hasMessageEndingWith("nope.gguf: no such file");

@@ -19,8 +19,19 @@ class TokenizerReferenceTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen2", "llama"})
-    void idsAndTextMatchLlamaCpp(String architecture) {
-        Path model = TestModels.get(new Spec(architecture, GgmlType.Q8_0, 1, 1));
+    void idsAndTextMatchLlamaCppOnTheDistillVocabularies(String architecture) {
+        compare(TestModels.get(new Spec(architecture, GgmlType.Q8_0, 1, 1)));
+    }
+
+    /** DeepSeek-V3's vocabulary under each of DeepSeek's pre-tokenizers (their regexes are what differs). */
+    @ParameterizedTest
+    @ValueSource(strings = {"deepseek-v3", "deepseek-llm", "deepseek-coder"})
+    void idsAndTextMatchLlamaCppOnTheDeepSeekPreTokenizers(String pre) {
+        compare(TestModels.deepSeekVocabulary(pre));
+    }
+
+    private static void compare(Path model) {
+        String architecture = model.getFileName().toString();
         LlamaCpp reference = new LlamaCpp();
         boolean[][] modes = {{true, true}, {false, false}, {true, false}};
         for (String text : Samples.TEXTS) {

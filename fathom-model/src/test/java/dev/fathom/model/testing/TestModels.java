@@ -278,6 +278,59 @@ public final class TestModels {
                 template("deepseek-ai-DeepSeek-R1-Distill-Llama-8B"), 128000);
     }
 
+    /**
+     * A vocabulary-only file (llama hyper-parameters, no tensors) with DeepSeek-V3's tokenizer
+     * (129,280 tokens) and the given pre-tokenizer, for checking tokenization alone.
+     */
+    public static synchronized Path deepSeekVocabulary(String pre) {
+        Path file = LlamaCpp.referenceDir().getParent().resolve("target/test-models/vocab-deepseek-v3-" + pre + "-v" + VERSION + ".gguf");
+        if (Files.exists(file)) {
+            return file;
+        }
+        try {
+            JsonNode tokenizer = tokenizerJson("tokenizer-deepseek_v3");
+            String[] tokens = new String[129280];
+            int[] types = new int[tokens.length];
+            List<String> merges = new ArrayList<>();
+            bpe(tokenizer, tokens, merges);
+            java.util.Arrays.fill(types, 0, 128000, Tokenizer.NORMAL);
+            for (JsonNode added : tokenizer.get("added_tokens")) {
+                int id = added.get("id").asInt();
+                String text = added.get("content").asString();
+                tokens[id] = text;
+                // As the GGUF converter types them: special, or shaped like a special token.
+                boolean looksSpecial = (text.startsWith("<｜") && text.endsWith("｜>")) || (text.startsWith("<|") && text.endsWith("|>"));
+                types[id] = added.get("special").asBoolean() || looksSpecial ? Tokenizer.CONTROL : Tokenizer.USER_DEFINED;
+            }
+            for (int id = 0; id < tokens.length; id++) {
+                if (tokens[id] == null) {
+                    tokens[id] = "[PAD" + id + "]";
+                    types[id] = Tokenizer.UNUSED;
+                }
+            }
+            new GgufWriter()
+                    .putString("general.architecture", "llama")
+                    .putUint32("llama.context_length", 4096)
+                    .putUint32("llama.embedding_length", 64)
+                    .putUint32("llama.block_count", 1)
+                    .putUint32("llama.feed_forward_length", 128)
+                    .putUint32("llama.attention.head_count", 1)
+                    .putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-6f)
+                    .putString("tokenizer.ggml.model", "gpt2")
+                    .putString("tokenizer.ggml.pre", pre)
+                    .putStrings("tokenizer.ggml.tokens", tokens)
+                    .putInt32s("tokenizer.ggml.token_type", types)
+                    .putStrings("tokenizer.ggml.merges", merges.toArray(String[]::new))
+                    .putUint32("tokenizer.ggml.bos_token_id", 0)
+                    .putUint32("tokenizer.ggml.eos_token_id", 1)
+                    .putBool("tokenizer.ggml.add_bos_token", true)
+                    .write(file);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** A chat template as llama.cpp's source tree has it (extracted by reference/setup.sh). */
     public static String template(String name) throws IOException {
         return Files.readString(LlamaCpp.referenceDir().resolve(".cache/templates/" + name + ".jinja"));
