@@ -46,7 +46,56 @@ public final class MatMul {
         }
     }
 
-    private void multiplyStreaming(Matrix w, Activations x, float[] out) {
+    /**
+     * Several matrices applied to the same input (the query, key and value projections; the gate
+     * and up projections): {@code outs[i][t * ws[i].rows() + r] = Ws[i][r] · x[t]}. Generating a
+     * token, the rows of all of them are split between the threads in one section, in equal
+     * shares of bytes, so that each thread streams one contiguous stretch of weights.
+     */
+    public void multiply(Activations x, Matrix[] ws, float[][] outs) {
+        if (x.rows() >= TILED_MIN_TOKENS) {
+            for (int i = 0; i < ws.length; i++) {
+                multiply(ws[i], x, outs[i]);
+            }
+            return;
+        }
+        long[] start = new long[ws.length + 1]; // byte offset of each matrix in the concatenation
+        for (int i = 0; i < ws.length; i++) {
+            if (x.cols() != ws[i].cols()) {
+                throw new IllegalArgumentException(ws[i].name() + " has " + ws[i].cols() + " columns, input has " + x.cols());
+            }
+            start[i + 1] = start[i] + ws[i].data().byteSize();
+            prepare(ws[i], x);
+        }
+        int shares = parallel.threads();
+        parallel.forRange(shares, 1, (worker, from, to) -> {
+            for (int share = from; share < to; share++) {
+                long begin = start[ws.length] * share / shares;
+                long end = start[ws.length] * (share + 1) / shares;
+                for (int i = 0; i < ws.length; i++) {
+                    long rowBytes = ws[i].rowBytes();
+                    int first = (int) Math.clamp(Math.ceilDiv(begin - start[i], rowBytes), 0, ws[i].rows());
+                    int last = (int) Math.clamp(Math.ceilDiv(end - start[i], rowBytes), 0, ws[i].rows());
+                    if (first < last) {
+                        rows(ws[i], x, outs[i], first, last);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Makes the form of {@code x} that {@code w}'s kernel reads, before a parallel section. */
+    private void prepare(Matrix w, Activations x) {
+        ActivationFormat format = w.kernel().activationFormat();
+        if (format.quantized) {
+            x.quantized(format, parallel);
+        } else {
+            x.floats(format, parallel);
+        }
+    }
+
+    /** Rows [from, to) of {@code w} times every token of {@code x}, by the type's dot product. */
+    private void rows(Matrix w, Activations x, float[] out, int from, int to) {
         WeightKernel kernel = w.kernel();
         ActivationFormat format = kernel.activationFormat();
         int tokens = x.rows();
@@ -55,14 +104,19 @@ public final class MatMul {
         long rowBytes = w.rowBytes();
         MemorySegment data = w.data();
         float[] values = format.quantized ? null : x.floats(format, parallel);
-        QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : new QuantizedVector[tokens];
-        parallel.forRange(rows, Math.max(64, Math.ceilDiv(rows, parallel.threads())), (worker, from, to) -> {
-            for (int r = from; r < to; r++) {
-                for (int t = 0; t < tokens; t++) {
-                    out[t * rows + r] = kernel.dot(data, r * rowBytes, values, t * cols, q[t], cols);
-                }
+        QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : null;
+        for (int r = from; r < to; r++) {
+            for (int t = 0; t < tokens; t++) {
+                out[t * rows + r] = kernel.dot(data, r * rowBytes, values, t * cols, q == null ? null : q[t], cols);
             }
-        });
+        }
+    }
+
+    private void multiplyStreaming(Matrix w, Activations x, float[] out) {
+        prepare(w, x);
+        int rows = w.rows();
+        parallel.forRange(rows, Math.max(64, Math.ceilDiv(rows, parallel.threads())),
+                (worker, from, to) -> rows(w, x, out, from, to));
     }
 
     private void multiplyTiled(Matrix w, Activations x, float[] out) {

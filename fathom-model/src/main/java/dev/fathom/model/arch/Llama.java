@@ -23,8 +23,12 @@ import dev.fathom.tensor.kernel.VectorMath;
  * </pre>
  */
 public final class Llama implements LanguageModel {
-    private record Layer(float[] attnNorm, Matrix wq, Matrix wk, Matrix wv, float[] bq, float[] bk, float[] bv,
-            Matrix wo, float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {
+    /**
+     * One block's weights. The projections that read the same input are kept together, as they
+     * are multiplied in one pass: {@code qkv} = {Wq, Wk, Wv}, {@code gateUp} = {Wgate, Wup}.
+     */
+    private record Layer(float[] attnNorm, Matrix[] qkv, float[] bq, float[] bk, float[] bv, Matrix wo,
+            float[] ffnNorm, Matrix[] gateUp, Matrix down) {
     }
 
     private final LlamaConfig config;
@@ -58,16 +62,16 @@ public final class Llama implements LanguageModel {
             boolean bias = gguf.tensor(b + "attn_q.bias") != null;
             layers[l] = new Layer(
                     gguf.vector(b + "attn_norm.weight", dim),
-                    gguf.matrix(b + "attn_q.weight", dim, c.qDim()),
-                    gguf.matrix(b + "attn_k.weight", dim, c.kvDim()),
-                    gguf.matrix(b + "attn_v.weight", dim, c.kvDim()),
+                    new Matrix[] {gguf.matrix(b + "attn_q.weight", dim, c.qDim()),
+                        gguf.matrix(b + "attn_k.weight", dim, c.kvDim()),
+                        gguf.matrix(b + "attn_v.weight", dim, c.kvDim())},
                     bias ? gguf.vector(b + "attn_q.bias", c.qDim()) : null,
                     bias ? gguf.vector(b + "attn_k.bias", c.kvDim()) : null,
                     bias ? gguf.vector(b + "attn_v.bias", c.kvDim()) : null,
                     gguf.matrix(b + "attn_output.weight", c.qDim(), dim),
                     gguf.vector(b + "ffn_norm.weight", dim),
-                    gguf.matrix(b + "ffn_gate.weight", dim, c.ffnDim()),
-                    gguf.matrix(b + "ffn_up.weight", dim, c.ffnDim()),
+                    new Matrix[] {gguf.matrix(b + "ffn_gate.weight", dim, c.ffnDim()),
+                        gguf.matrix(b + "ffn_up.weight", dim, c.ffnDim())},
                     gguf.matrix(b + "ffn_down.weight", c.ffnDim(), dim));
         }
         Matrix output = gguf.tensor("output.weight") != null
@@ -108,9 +112,13 @@ public final class Llama implements LanguageModel {
     public long weightBytesPerToken() {
         long bytes = output.data().byteSize() + tokenEmbedding.rowBytes();
         for (Layer l : layers) {
-            for (Matrix m : new Matrix[] {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) {
+            for (Matrix m : l.qkv) {
                 bytes += m.data().byteSize();
             }
+            for (Matrix m : l.gateUp) {
+                bytes += m.data().byteSize();
+            }
+            bytes += l.wo.data().byteSize() + l.down.data().byteSize();
         }
         return bytes;
     }
@@ -140,6 +148,9 @@ public final class Llama implements LanguageModel {
         final float[] sin;
         final float[][] scores;
         final float[][] query;
+        /** The outputs of the fused projections, in the order of {@link Layer#qkv} and {@link Layer#gateUp}. */
+        final float[][] qkv;
+        final float[][] gateUp;
 
         Scratch(LlamaConfig c, int capacity, int contextLength, int threads) {
             this.capacity = capacity;
@@ -157,6 +168,8 @@ public final class Llama implements LanguageModel {
             sin = new float[capacity * c.ropeDim() / 2];
             scores = new float[threads][contextLength];
             query = new float[threads][c.headDim()];
+            qkv = new float[][] {q, k, v};
+            gateUp = new float[][] {gate, up};
         }
     }
 
@@ -193,9 +206,7 @@ public final class Llama implements LanguageModel {
             Layer layer = layers[l];
             Ops.rmsNorm(s.x, layer.attnNorm, c.rmsEps(), s.normed.values(), n, dim);
             s.normed.update(n);
-            matmul.multiply(layer.wq, s.normed, s.q);
-            matmul.multiply(layer.wk, s.normed, s.k);
-            matmul.multiply(layer.wv, s.normed, s.v);
+            matmul.multiply(s.normed, layer.qkv, s.qkv);
             if (layer.bq != null) {
                 Ops.addBias(s.q, layer.bq, n);
                 Ops.addBias(s.k, layer.bk, n);
@@ -215,8 +226,7 @@ public final class Llama implements LanguageModel {
 
             Ops.rmsNorm(s.x, layer.ffnNorm, c.rmsEps(), s.normed.values(), n, dim);
             s.normed.update(n);
-            matmul.multiply(layer.gate, s.normed, s.gate);
-            matmul.multiply(layer.up, s.normed, s.up);
+            matmul.multiply(s.normed, layer.gateUp, s.gateUp);
             VectorMath.swiglu(s.gate, s.up, s.hidden.values(), n * c.ffnDim());
             s.hidden.update(n);
             matmul.multiply(layer.down, s.hidden, s.projected);
