@@ -22,9 +22,13 @@ public final class QuantizedVector {
     public final float[] d;
     /**
      * Per-block sums that the kernels need to apply the weights' offsets: for Q8_0 the integer
-     * sum of each block of 32, for Q8_1 the f16-rounded d·Σq, for Q8_K the sum of each group of 16.
+     * sum of each block, for Q8_1 the f16-rounded d·Σq; unused for Q8_K.
      */
     public final float[] sums;
+    /** For Q8_K, the integer sum of each group of 16 (what Q6_K's offset multiplies). */
+    public final int[] sums16;
+    /** For Q8_K, the integer sum of each group of 32 (what Q4_K's and Q5_K's minimums multiply). */
+    public final int[] sums32;
     private int length;
 
     public QuantizedVector(ActivationFormat format, int capacity) {
@@ -35,7 +39,10 @@ public final class QuantizedVector {
         int blocks = Math.ceilDiv(capacity, format.blockSize);
         this.q = new short[blocks * format.blockSize];
         this.d = new float[blocks];
-        this.sums = new float[format == ActivationFormat.Q8_K ? blocks * 16 : blocks];
+        boolean k = format == ActivationFormat.Q8_K;
+        this.sums = k ? null : new float[blocks];
+        this.sums16 = k ? new int[blocks * 16] : null;
+        this.sums32 = k ? new int[blocks * 8] : null;
     }
 
     /** Number of valid elements. */
@@ -114,7 +121,8 @@ public final class QuantizedVector {
             float amax = largest.reduceLanes(VectorOperators.MAX);
             if (amax == 0) {
                 java.util.Arrays.fill(q, b * 256, b * 256 + 256, (short) 0);
-                java.util.Arrays.fill(sums, b * 16, b * 16 + 16, 0f);
+                java.util.Arrays.fill(sums16, b * 16, b * 16 + 16, 0);
+                java.util.Arrays.fill(sums32, b * 8, b * 8 + 8, 0);
                 d[b] = 0;
                 continue;
             }
@@ -135,7 +143,10 @@ public final class QuantizedVector {
                     sum = sum.add(v);
                     ((ShortVector) v.convertShape(VectorOperators.I2S, S, 0)).intoArray(q, b * 256 + i);
                 }
-                sums[b * 16 + g] = sum.reduceLanes(VectorOperators.ADD);
+                sums16[b * 16 + g] = sum.reduceLanes(VectorOperators.ADD);
+            }
+            for (int s = 0; s < 8; s++) {
+                sums32[b * 8 + s] = sums16[b * 16 + 2 * s] + sums16[b * 16 + 2 * s + 1];
             }
             d[b] = 1 / inverse;
         }

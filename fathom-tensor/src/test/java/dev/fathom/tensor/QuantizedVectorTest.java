@@ -39,7 +39,10 @@ class QuantizedVectorTest {
             for (int i = 0; i < 16; i++) {
                 sum += q.q[g * 16 + i];
             }
-            assertThat(q.sums[g]).isEqualTo(sum);
+            assertThat(q.sums16[g]).isEqualTo(sum);
+        }
+        for (int s = 0; s < 16; s++) {
+            assertThat(q.sums32[s]).isEqualTo(q.sums16[2 * s] + q.sums16[2 * s + 1]);
         }
         for (int i = 0; i < 512; i++) {
             assertThat(q.d[i / 256] * q.q[i]).isCloseTo(x[i], org.assertj.core.data.Offset.offset(Math.abs(q.d[i / 256])));

@@ -87,47 +87,49 @@ final class Q5_KKernel extends WeightKernel {
 
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        float sum = 0;
-        for (int b = 0; b < n / BLOCK; b++) {
-            sum += superBlock(w, offset + (long) b * BYTES, qx.q, b * BLOCK, qx.d[b], qx.sums, b * 16);
-        }
-        return sum;
-    }
-
-    /** One super-block, compiled whole (see {@link Lanes}). */
-    private static float superBlock(MemorySegment w, long block, short[] a, int ab, float da, float[] sums, int groups) {
-        float d = Lanes.f16(w, block) * da;
-        float dmin = Lanes.f16(w, block + 2) * da;
-        long low = w.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
-        int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
-        long codes = KScales.scales(low, high); // the eight 6-bit scales, one byte each
-        long minCodes = KScales.mins(low, high);
-        float mins = 0;
-        for (int s = 0; s < 8; s++) {
-            mins += (int) (minCodes >>> (8 * s) & 0xFF) * (sums[groups + 2 * s] + sums[groups + 2 * s + 1]);
-        }
+        short[] a = qx.q;
+        int[] sums32 = qx.sums32;
         FloatVector acc = FloatVector.zero(F);
-        for (int j = 0; j < 4; j++) {
-            IntVector first = IntVector.zero(I);
-            IntVector second = IntVector.zero(I);
-            for (int c = 0; c < 32; c += S.length()) {
-                ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 48 + 32 * j + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                ShortVector fifth = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 16 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).lanewise(VectorOperators.LSHR, 2 * j);
-                ShortVector p0 = raw.and((short) 0xF).or(fifth.and((short) 1).lanewise(VectorOperators.LSHL, 4))
-                        .mul(ShortVector.fromArray(S, a, ab + 64 * j + c));
-                ShortVector p1 = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF)
-                        .or(fifth.and((short) 2).lanewise(VectorOperators.LSHL, 3))
-                        .mul(ShortVector.fromArray(S, a, ab + 64 * j + 32 + c));
-                first = first.add(p0.convertShape(VectorOperators.S2I, I, 0)).add(p0.convertShape(VectorOperators.S2I, I, 1));
-                second = second.add(p1.convertShape(VectorOperators.S2I, I, 0)).add(p1.convertShape(VectorOperators.S2I, I, 1));
+        float minTerm = 0;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Lanes.f16(w, block) * qx.d[b];
+            float dmin = Lanes.f16(w, block + 2) * qx.d[b];
+            long low = w.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
+            int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
+            long codes = KScales.scales(low, high); // the eight 6-bit scales, one byte each
+            long minCodes = KScales.mins(low, high);
+            int mins = 0;
+            for (int s = 0; s < 8; s++) {
+                mins += (int) (minCodes >>> (8 * s) & 0xFF) * sums32[b * 8 + s];
             }
-            float s0 = d * (int) (codes >>> (16 * j) & 0xFF);
-            float s1 = d * (int) (codes >>> (16 * j + 8) & 0xFF);
-            acc = ((FloatVector) first.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, s0), acc);
-            acc = ((FloatVector) second.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, s1), acc);
+            minTerm += dmin * mins;
+            int ab = b * BLOCK;
+            IntVector total = IntVector.zero(I);
+            for (int j = 0; j < 4; j++) {
+                IntVector first = IntVector.zero(I);
+                IntVector second = IntVector.zero(I);
+                for (int c = 0; c < 32; c += S.length()) {
+                    ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 48 + 32 * j + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector fifth = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 16 + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0)).lanewise(VectorOperators.LSHR, 2 * j);
+                    IntVector p0 = raw.and((short) 0xF).or(fifth.and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                            .mul(ShortVector.fromArray(S, a, ab + 64 * j + c)).reinterpretAsInts();
+                    IntVector p1 = raw.lanewise(VectorOperators.LSHR, 4).or(fifth.and((short) 2).lanewise(VectorOperators.LSHL, 3))
+                            .mul(ShortVector.fromArray(S, a, ab + 64 * j + 32 + c)).reinterpretAsInts();
+                    // Adjacent short products summed into one int lane: the low one sign-extended, the high one shifted down.
+                    first = first.add(p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .add(p0.lanewise(VectorOperators.ASHR, 16));
+                    second = second.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .add(p1.lanewise(VectorOperators.ASHR, 16));
+                }
+                // Sub-block sums times their 6-bit scales stay inside an int: at most 32·31·127·63·8.
+                total = total.add(first.mul((int) (codes >>> (16 * j) & 0xFF)))
+                        .add(second.mul((int) (codes >>> (16 * j + 8) & 0xFF)));
+            }
+            acc = ((FloatVector) total.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - dmin * mins;
+        return acc.reduceLanes(VectorOperators.ADD) - minTerm;
     }
 }

@@ -91,66 +91,66 @@ final class Q6_KKernel extends WeightKernel {
         }
     }
 
+    /**
+     * Products are widened to ints in halves of the short vector; with 512-bit vectors each half
+     * is one group of 16 with its own scale, with narrower ones each half lies inside one group.
+     * Everything is in this one method so that the JIT compiles it whole (see {@link Lanes}).
+     */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        float sum = 0;
-        for (int b = 0; b < n / BLOCK; b++) {
-            sum += superBlock(w, offset + (long) b * BYTES, qx.q, b * BLOCK, qx.d[b], qx.sums, b * 16);
-        }
-        return sum;
-    }
-
-    /**
-     * One super-block, compiled whole (see {@link Lanes}). Products are widened to ints in halves
-     * of the short vector; with 512-bit vectors each half is one group of 16 with its own scale,
-     * with narrower ones each half lies inside one group.
-     */
-    private static float superBlock(MemorySegment w, long block, short[] a, int ab, float da, float[] sums, int groups) {
-        float d = Lanes.f16(w, block + 208) * da;
-        int offsetSum = 0;
-        for (int g = 0; g < 16; g++) {
-            offsetSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * (int) sums[groups + g];
-        }
-        long scales = block + 192;
+        short[] a = qx.q;
+        int[] sums16 = qx.sums16;
         int half = I.length();
         FloatVector acc = FloatVector.zero(F);
-        for (int e = 0; e < 256; e += 128) {
-            long low = block + e / 2;
-            long high = block + 128 + e / 4;
-            for (int c = 0; c < 32; c += S.length()) {
-                ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + c, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + 32 + c, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector bits = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, high + c, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                int at = e + c;
-                ShortVector p0 = low0.and((short) 0xF).or(bits.and((short) 3).lanewise(VectorOperators.LSHL, 4))
-                        .mul(ShortVector.fromArray(S, a, ab + at));
-                ShortVector p1 = low1.and((short) 0xF).or(bits.and((short) 0xC).lanewise(VectorOperators.LSHL, 2))
-                        .mul(ShortVector.fromArray(S, a, ab + at + 32));
-                ShortVector p2 = low0.lanewise(VectorOperators.LSHR, 4).or(bits.and((short) 0x30))
-                        .mul(ShortVector.fromArray(S, a, ab + at + 64));
-                ShortVector p3 = low1.lanewise(VectorOperators.LSHR, 4).or(bits.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
-                        .mul(ShortVector.fromArray(S, a, ab + at + 96));
-                acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + at / 16)), acc);
-                acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + half) / 16)), acc);
-                acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32) / 16)), acc);
-                acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32 + half) / 16)), acc);
-                acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64) / 16)), acc);
-                acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64 + half) / 16)), acc);
-                acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96) / 16)), acc);
-                acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                        .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96 + half) / 16)), acc);
+        float offsets = 0;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Lanes.f16(w, block + 208) * qx.d[b];
+            int offsetSum = 0;
+            for (int g = 0; g < 16; g++) {
+                offsetSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * sums16[b * 16 + g];
+            }
+            offsets += d * offsetSum;
+            long scales = block + 192;
+            int ab = b * BLOCK;
+            for (int e = 0; e < 256; e += 128) {
+                long low = block + e / 2;
+                long high = block + 128 + e / 4;
+                for (int c = 0; c < 32; c += S.length()) {
+                    ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + 32 + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector bits = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, high + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    int at = e + c;
+                    ShortVector p0 = low0.and((short) 0xF).or(bits.and((short) 3).lanewise(VectorOperators.LSHL, 4))
+                            .mul(ShortVector.fromArray(S, a, ab + at));
+                    ShortVector p1 = low1.and((short) 0xF).or(bits.and((short) 0xC).lanewise(VectorOperators.LSHL, 2))
+                            .mul(ShortVector.fromArray(S, a, ab + at + 32));
+                    ShortVector p2 = low0.lanewise(VectorOperators.LSHR, 4).or(bits.and((short) 0x30))
+                            .mul(ShortVector.fromArray(S, a, ab + at + 64));
+                    ShortVector p3 = low1.lanewise(VectorOperators.LSHR, 4).or(bits.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
+                            .mul(ShortVector.fromArray(S, a, ab + at + 96));
+                    acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + at / 16)), acc);
+                    acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + half) / 16)), acc);
+                    acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32) / 16)), acc);
+                    acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32 + half) / 16)), acc);
+                    acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64) / 16)), acc);
+                    acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64 + half) / 16)), acc);
+                    acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96) / 16)), acc);
+                    acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
+                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96 + half) / 16)), acc);
+                }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - 32 * d * offsetSum;
+        return acc.reduceLanes(VectorOperators.ADD) - 32 * offsets;
     }
 }
