@@ -106,10 +106,12 @@ final class Q6_KKernel extends WeightKernel {
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(w, block + 208) * qx.d[b];
-            int offsetSum = 0;
-            for (int g = 0; g < 16; g++) {
-                offsetSum += w.get(ValueLayout.JAVA_BYTE, block + 192 + g) * sums16[b * 16 + g];
+            IntVector scaledSums = IntVector.zero(I);
+            for (int g = 0; g < 16; g += I.length()) {
+                scaledSums = scaledSums.add(((IntVector) ByteVector.fromMemorySegment(B_FOR_F, w, block + 192 + g, LE)
+                        .convertShape(VectorOperators.B2I, I, 0)).mul(IntVector.fromArray(I, sums16, b * 16 + g)));
             }
+            int offsetSum = scaledSums.reduceLanes(VectorOperators.ADD);
             offsets += d * offsetSum;
             long scales = block + 192;
             int ab = b * BLOCK;
