@@ -95,20 +95,21 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** The dot product of {@code n} values of a key row, from element {@code from}, with {@code q}. */
-    public float dotKey(int layer, int slot, int position, int from, float[] q, int qOffset, int n) {
-        long at = row(slot, position, keyWidth) + (long) type.bytes * from;
-        return type == Type.F16 ? SegmentVectors.dotHalves(keys[layer], at, q, qOffset, n)
-                : SegmentVectors.dotFloats(keys[layer], at, q, qOffset, n);
+    /** Copies {@code n} values of a key row, from element {@code from}, into {@code dst} as floats. */
+    public void readKey(int layer, int slot, int position, int from, float[] dst, int n) {
+        read(keys[layer], row(slot, position, keyWidth) + (long) type.bytes * from, dst, n);
     }
 
-    /** {@code out += a · value row [from, from + n)}. */
-    public void addValue(int layer, int slot, int position, int from, float a, float[] out, int outOffset, int n) {
-        long at = row(slot, position, valueWidth) + (long) type.bytes * from;
+    /** Copies {@code n} values of a value row, from element {@code from}, into {@code dst} as floats. */
+    public void readValue(int layer, int slot, int position, int from, float[] dst, int n) {
+        read(values[layer], row(slot, position, valueWidth) + (long) type.bytes * from, dst, n);
+    }
+
+    private void read(MemorySegment segment, long at, float[] dst, int n) {
         if (type == Type.F16) {
-            SegmentVectors.addScaledHalves(a, values[layer], at, out, outOffset, n);
+            SegmentVectors.loadHalves(segment, at, dst, 0, n);
         } else {
-            SegmentVectors.addScaledFloats(a, values[layer], at, out, outOffset, n);
+            MemorySegment.copy(segment, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at, dst, 0, n);
         }
     }
 

@@ -146,8 +146,12 @@ public final class Llama implements LanguageModel {
         final Activations hidden;
         final float[] cos;
         final float[] sin;
+        /** Per thread: attention scores of a group of query heads, one context-length row each. */
         final float[][] scores;
+        /** Per thread: a group of query heads. */
         final float[][] query;
+        /** Per thread: one cached key or value row, widened to floats. */
+        final float[][] row;
         /** The outputs of the fused projections, in the order of {@link Layer#qkv} and {@link Layer#gateUp}. */
         final float[][] qkv;
         final float[][] gateUp;
@@ -166,8 +170,10 @@ public final class Llama implements LanguageModel {
             hidden = new Activations(capacity, c.ffnDim());
             cos = new float[capacity * c.ropeDim() / 2];
             sin = new float[capacity * c.ropeDim() / 2];
-            scores = new float[threads][contextLength];
-            query = new float[threads][c.headDim()];
+            int group = c.heads() / c.kvHeads();
+            scores = new float[threads][group * contextLength];
+            query = new float[threads][group * c.headDim()];
+            row = new float[threads][c.headDim()];
             qkv = new float[][] {q, k, v};
             gateUp = new float[][] {gate, up};
         }
@@ -175,7 +181,7 @@ public final class Llama implements LanguageModel {
 
     private Scratch scratch(int tokens, int contextLength) {
         Scratch s = scratch;
-        if (s == null || s.capacity < tokens || s.scores[0].length < contextLength) {
+        if (s == null || s.capacity < tokens || s.scores[0].length < contextLength * (config.heads() / config.kvHeads())) {
             int capacity = Math.max(tokens, s == null ? 0 : s.capacity);
             s = new Scratch(config, capacity, contextLength, matmul.parallel().threads());
             scratch = s;
@@ -248,9 +254,10 @@ public final class Llama implements LanguageModel {
     }
 
     /**
-     * Causal grouped-query attention of every (token, head) pair against its sequence's cache.
-     * With an f16 cache the query and the attention weights are rounded to f16 before they meet
-     * the cached keys and values, as llama.cpp's f16 matrix products do.
+     * Causal grouped-query attention. Work items are (token, kv head) pairs: each cached key and
+     * value row is read (and widened from f16) once for all the query heads that share it. With
+     * an f16 cache the queries and the attention weights are rounded to f16 before they meet the
+     * cached keys and values, as llama.cpp's f16 matrix products do.
      */
     private void attention(Batch batch, KvCache cache, int layer, Scratch s) {
         LlamaConfig c = config;
@@ -261,26 +268,39 @@ public final class Llama implements LanguageModel {
         boolean halves = cache.type() == KvCache.Type.F16;
         float[] out = s.attention.values();
         java.util.Arrays.fill(out, 0, n * c.qDim(), 0f);
-        matmul.parallel().forRange(n * c.heads(), 4, (worker, from, to) -> {
+        matmul.parallel().forRange(n * c.kvHeads(), 1, (worker, from, to) -> {
             float[] scores = s.scores[worker];
-            float[] query = s.query[worker];
+            float[] queries = s.query[worker];
+            float[] row = s.row[worker];
+            int length0 = cache.contextLength();
             for (int item = from; item < to; item++) {
-                int i = item / c.heads();
-                int h = item % c.heads();
+                int i = item / c.kvHeads();
+                int g = item % c.kvHeads();
                 int slot = batch.sequence(i);
                 int length = batch.position(i) + 1;
-                int q = i * c.qDim() + h * headDim;
-                int kvHead = (h / group) * headDim;
-                for (int d = 0; d < headDim; d++) {
-                    query[d] = halves ? Float.float16ToFloat(Float.floatToFloat16(s.q[q + d])) : s.q[q + d];
+                int q = i * c.qDim() + g * group * headDim; // the group's first query head
+                for (int d = 0; d < group * headDim; d++) {
+                    queries[d] = halves ? Float.float16ToFloat(Float.floatToFloat16(s.q[q + d])) : s.q[q + d];
                 }
                 for (int t = 0; t < length; t++) {
-                    scores[t] = cache.dotKey(layer, slot, t, kvHead, query, 0, headDim) * scale;
+                    cache.readKey(layer, slot, t, g * headDim, row, headDim);
+                    for (int h = 0; h < group; h++) {
+                        scores[h * length0 + t] = VectorMath.dot(queries, h * headDim, row, 0, headDim) * scale;
+                    }
                 }
-                VectorMath.softmax(scores, length);
+                for (int h = 0; h < group; h++) {
+                    VectorMath.softmax(scores, h * length0, length);
+                    if (halves) {
+                        for (int t = 0; t < length; t++) {
+                            scores[h * length0 + t] = Float.float16ToFloat(Float.floatToFloat16(scores[h * length0 + t]));
+                        }
+                    }
+                }
                 for (int t = 0; t < length; t++) {
-                    float weight = halves ? Float.float16ToFloat(Float.floatToFloat16(scores[t])) : scores[t];
-                    cache.addValue(layer, slot, t, kvHead, weight, out, q, headDim);
+                    cache.readValue(layer, slot, t, g * headDim, row, headDim);
+                    for (int h = 0; h < group; h++) {
+                        VectorMath.addScaled(scores[h * length0 + t], row, 0, out, q + h * headDim, headDim);
+                    }
                 }
             }
         });

@@ -44,6 +44,17 @@ public final class SegmentVectors {
         return normal.blend(tiny, subnormal.cast(F));
     }
 
+    /** Widens the {@code n} halves at byte {@code offset} into {@code dst} from {@code dstOffset}. */
+    public static void loadHalves(MemorySegment halves, long offset, float[] dst, int dstOffset, int n) {
+        int i = 0;
+        for (; i + F.length() <= n; i += F.length()) {
+            toFloats(halves, offset + 2L * i).intoArray(dst, dstOffset + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOffset + i] = Float.float16ToFloat(halves.get(SHORT, offset + 2L * i));
+        }
+    }
+
     /** Stores {@code n} floats of {@code x} from {@code xOffset} as halves at byte {@code offset}. */
     public static void storeHalves(float[] x, int xOffset, MemorySegment dst, long offset, int n) {
         for (int i = 0; i < n; i++) {
@@ -65,48 +76,9 @@ public final class SegmentVectors {
         return sum;
     }
 
-    /** {@code y[yOffset + i] += a · halves[i]} for i < n. */
-    public static void addScaledHalves(float a, MemorySegment halves, long offset, float[] y, int yOffset, int n) {
-        int i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
-            toFloats(halves, offset + 2L * i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, yOffset + i))
-                    .intoArray(y, yOffset + i);
-        }
-        for (; i < n; i++) {
-            y[yOffset + i] += a * Float.float16ToFloat(halves.get(SHORT, offset + 2L * i));
-        }
-    }
-
     /** Stores {@code n} floats of {@code x} from {@code xOffset} at byte {@code offset}. */
     public static void storeFloats(float[] x, int xOffset, MemorySegment dst, long offset, int n) {
         MemorySegment.copy(x, xOffset, dst, FLOAT, offset, n);
     }
 
-    /** The dot product of the {@code n} floats at byte {@code offset} with {@code x} from {@code xOffset}. */
-    public static float dotFloats(MemorySegment floats, long offset, float[] x, int xOffset, int n) {
-        FloatVector acc = FloatVector.zero(F);
-        int i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
-            acc = FloatVector.fromMemorySegment(F, floats, offset + 4L * i, LE)
-                    .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
-        }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            sum += floats.get(FLOAT, offset + 4L * i) * x[xOffset + i];
-        }
-        return sum;
-    }
-
-    /** {@code y[yOffset + i] += a · floats[i]} for i < n. */
-    public static void addScaledFloats(float a, MemorySegment floats, long offset, float[] y, int yOffset, int n) {
-        FloatVector scale = FloatVector.broadcast(F, a);
-        int i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
-            FloatVector.fromMemorySegment(F, floats, offset + 4L * i, LE)
-                    .fma(scale, FloatVector.fromArray(F, y, yOffset + i)).intoArray(y, yOffset + i);
-        }
-        for (; i < n; i++) {
-            y[yOffset + i] += a * floats.get(FLOAT, offset + 4L * i);
-        }
-    }
 }

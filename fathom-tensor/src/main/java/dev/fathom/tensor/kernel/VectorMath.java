@@ -9,7 +9,8 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * The transcendental steps of a transformer layer, vectorised: exp, SiLU (SwiGLU) and softmax.
+ * The vector steps of a transformer layer outside the matrix products: exp, SiLU (SwiGLU),
+ * softmax, and the dot products and scaled sums of attention.
  *
  * <p>exp is a degree-5 polynomial on the range-reduced argument with a two-constant Cody–Waite
  * reduction (Arm's optimized-routines design, at most 1.5 ulp of error), evaluated with fused
@@ -84,30 +85,62 @@ public final class VectorMath {
         }
     }
 
-    /** Softmax of {@code x[0, n)} in place: exponentials of x − max, divided by their sum. */
-    public static void softmax(float[] x, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
+    /** Softmax of {@code x[from, from + n)} in place: exponentials of x − max, divided by their sum. */
+    public static void softmax(float[] x, int from, int n) {
+        int end = from + n;
+        FloatVector largest = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = from;
+        for (; i + F.length() <= end; i += F.length()) {
+            largest = largest.max(FloatVector.fromArray(F, x, i));
+        }
+        float max = largest.reduceLanes(VectorOperators.MAX);
+        for (; i < end; i++) {
             max = Math.max(max, x[i]);
         }
         double sum = 0;
-        int i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
+        i = from;
+        for (; i + F.length() <= end; i += F.length()) {
             FloatVector e = exp(FloatVector.fromArray(F, x, i).sub(max));
             e.intoArray(x, i);
             sum += e.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < n; i++) {
+        for (; i < end; i++) {
             x[i] = exp(x[i] - max);
             sum += x[i];
         }
         float inverse = (float) (1 / sum);
-        i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
+        i = from;
+        for (; i + F.length() <= end; i += F.length()) {
             FloatVector.fromArray(F, x, i).mul(inverse).intoArray(x, i);
         }
-        for (; i < n; i++) {
+        for (; i < end; i++) {
             x[i] *= inverse;
+        }
+    }
+
+    /** The dot product of {@code a[ao, ao + n)} and {@code b[bo, bo + n)}. */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i + F.length() <= n; i += F.length()) {
+            acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[ao + i] * b[bo + i];
+        }
+        return sum;
+    }
+
+    /** {@code y[yo + i] += a · x[xo + i]} for i < n. */
+    public static void addScaled(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector scale = FloatVector.broadcast(F, a);
+        int i = 0;
+        for (; i + F.length() <= n; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).fma(scale, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] += a * x[xo + i];
         }
     }
 
