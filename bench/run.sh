@@ -50,25 +50,35 @@ done
 gcc -O3 -march=native -fopenmp bench/bandwidth.c -o "$work/bandwidth"
 bandwidth="$("$work/bandwidth" "$threads")"
 
+# The two engines take turns, one run each, so that both see the same drift of a shared machine.
 results="$work/results.txt"
 : > "$results"
 for mix in q8_0 q4_k_m; do
   model="$work/r1-distill-qwen-1.5b-shape-$mix.gguf"
-  fathom="$(./fathom bench -m "$model" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json 2>/dev/null)"
-  llama="$("$llama_bench" -m "$model" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json 2>/dev/null)"
-  echo "$mix|$fathom|$(echo "$llama" | tr -d '\n')" >> "$results"
+  for ((i = 0; i < reps; i++)); do
+    fathom="$(./fathom bench -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --json 2>/dev/null)"
+    llama="$("$llama_bench" -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null)"
+    echo "$mix|$fathom|$(echo "$llama" | tr -d '\n')" >> "$results"
+  done
 done
 
-python3 - "$results" "$bandwidth" "$pp" "$tg" "$threads" <<'PY'
-import json, sys
-path, bandwidth, pp, tg, threads = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-print(f"R1-Distill-Qwen-1.5B shape, {threads} threads, pp{pp} / tg{tg}; memory read bandwidth {bandwidth:.1f} GB/s")
-print(f"{'file':8} {'test':6} {'fathom t/s':>11} {'llama.cpp t/s':>14} {'ratio':>6} {'GB/s read':>10} {'of ceiling':>10}")
+python3 - "$results" "$bandwidth" "$pp" "$tg" "$threads" "$reps" <<'PY'
+import json, statistics, sys
+path, bandwidth, pp, tg, threads, reps = sys.argv[1], float(sys.argv[2]), *sys.argv[3:]
+runs = {}
 for line in open(path):
     mix, fathom, llama = line.rstrip("\n").split("|", 2)
     f = json.loads(fathom)
     l = {("pp" if r["n_prompt"] > 0 else "tg"): r["avg_ts"] for r in json.loads(llama)}
-    gbs = f["bytes_per_token"] * f["tg_tps"] / 1e9
-    print(f"{mix:8} {'pp'+pp:6} {f['pp_tps']:11.2f} {l['pp']:14.2f} {f['pp_tps'] / l['pp']:6.2f}")
-    print(f"{mix:8} {'tg'+tg:6} {f['tg_tps']:11.2f} {l['tg']:14.2f} {f['tg_tps'] / l['tg']:6.2f} {gbs:10.1f} {gbs / bandwidth:10.0%}")
+    r = runs.setdefault(mix, {"f_pp": [], "f_tg": [], "l_pp": [], "l_tg": [], "bytes": f["bytes_per_token"]})
+    r["f_pp"].append(f["pp_tps"]); r["f_tg"].append(f["tg_tps"]); r["l_pp"].append(l["pp"]); r["l_tg"].append(l["tg"])
+print(f"R1-Distill-Qwen-1.5B shape, {threads} threads, pp{pp} / tg{tg}, median of {reps} alternating runs;"
+      f" memory read bandwidth {bandwidth:.1f} GB/s")
+print(f"{'file':8} {'test':6} {'fathom t/s':>11} {'llama.cpp t/s':>14} {'ratio':>6} {'GB/s read':>10} {'of ceiling':>10}")
+m = statistics.median
+for mix, r in runs.items():
+    print(f"{mix:8} {'pp'+pp:6} {m(r['f_pp']):11.2f} {m(r['l_pp']):14.2f} {m(r['f_pp']) / m(r['l_pp']):6.2f}")
+    gbs = r["bytes"] * m(r["f_tg"]) / 1e9
+    print(f"{mix:8} {'tg'+tg:6} {m(r['f_tg']):11.2f} {m(r['l_tg']):14.2f} {m(r['f_tg']) / m(r['l_tg']):6.2f}"
+          f" {gbs:10.1f} {gbs / bandwidth:10.0%}")
 PY

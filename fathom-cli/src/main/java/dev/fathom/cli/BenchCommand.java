@@ -19,7 +19,7 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * {@code fathom bench}: prompt-processing and generation speed, in the manner of llama-bench: a
  * prompt of random tokens evaluated in batches, then tokens decoded one at a time from an empty
- * context; the median of several runs after a warm-up.
+ * context; the median of several runs after an untimed warm-up run of each.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measure prompt processing (pp) and generation (tg) speed in tokens/s, median of -r runs,"
@@ -57,12 +57,14 @@ final class BenchCommand implements Callable<Integer> {
                 float[] logits = new float[network.vocabularySize()];
                 double ppTps = 0;
                 double tgTps = 0;
+                // One untimed run of each test first, as llama-bench does: here it also lets the JIT
+                // compile the kernels before the clock starts.
                 if (promptTokens > 0) {
-                    prompt(network, cache, logits, random, Math.min(promptTokens, 16));
+                    prompt(network, cache, logits, random, promptTokens);
                     ppTps = median(repetitions, () -> prompt(network, cache, logits, random, promptTokens));
                 }
                 if (generatedTokens > 0) {
-                    generate(network, cache, logits, random, Math.min(generatedTokens, 4));
+                    generate(network, cache, logits, random, generatedTokens);
                     tgTps = median(repetitions, () -> generate(network, cache, logits, random, generatedTokens));
                 }
                 long bytesPerToken = network.weightBytesPerToken();

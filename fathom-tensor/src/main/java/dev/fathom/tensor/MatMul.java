@@ -115,8 +115,7 @@ public final class MatMul {
     private void multiplyStreaming(Matrix w, Activations x, float[] out) {
         prepare(w, x);
         int rows = w.rows();
-        parallel.forRange(rows, Math.max(64, Math.ceilDiv(rows, parallel.threads())),
-                (worker, from, to) -> rows(w, x, out, from, to));
+        parallel.forRangeGuided(rows, 32, (worker, from, to) -> rows(w, x, out, from, to));
     }
 
     private void multiplyTiled(Matrix w, Activations x, float[] out) {
