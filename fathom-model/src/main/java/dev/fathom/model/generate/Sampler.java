@@ -106,13 +106,17 @@ public final class Sampler {
             probabilities = new float[vocab];
         }
         if (k == vocab) {
-            Integer[] boxed = new Integer[vocab];
+            // Sort (logit, token) pairs packed into longs: the high half orders like the float,
+            // descending once negated; the low half keeps the token. No boxing, one primitive sort.
+            long[] keys = new long[vocab];
             for (int i = 0; i < vocab; i++) {
-                boxed[i] = i;
+                int bits = Float.floatToRawIntBits(logits[offset + i]);
+                int ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF); // ints that order as the floats do
+                keys[i] = (long) ~ordered << 32 | i;
             }
-            Arrays.sort(boxed, (a, b) -> Float.compare(logits[offset + b], logits[offset + a]));
+            Arrays.sort(keys);
             for (int i = 0; i < vocab; i++) {
-                order[i] = boxed[i];
+                order[i] = (int) keys[i];
             }
             return vocab;
         }

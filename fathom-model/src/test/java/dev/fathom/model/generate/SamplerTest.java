@@ -43,6 +43,22 @@ class SamplerTest {
     }
 
     @Test
+    void withoutTopKEveryTokenIsACandidateInOrder() {
+        Set<Integer> seen = new HashSet<>();
+        Sampler s = new Sampler(settings(3f, 0, 1, 0, 1, 0, 0, 9), 8);
+        for (int i = 0; i < 5000; i++) {
+            seen.add(s.sample(logits(), 0, new int[0], 0));
+        }
+        assertThat(seen).hasSize(8); // even -2 at temperature 3
+        Sampler nucleus = new Sampler(settings(1f, 0, 0.5f, 0, 1, 0, 0, 7), 8);
+        seen.clear();
+        for (int i = 0; i < 2000; i++) {
+            seen.add(nucleus.sample(new float[] {-1f, 5f, -3f, 4.9f, -2f, 0f, 2f, 4f}, 0, new int[0], 0));
+        }
+        assertThat(seen).containsExactlyInAnyOrder(1, 3); // negative logits sort below positive ones
+    }
+
+    @Test
     void topPAndMinPCutTheTail() {
         Set<Integer> seen = new HashSet<>();
         Sampler s = new Sampler(settings(1f, 0, 0.5f, 0, 1, 0, 0, 7), 8);
