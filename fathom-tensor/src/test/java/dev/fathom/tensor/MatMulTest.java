@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -18,6 +19,28 @@ class MatMulTest {
         PARALLEL.close();
     }
 
+    /** A matrix of Gaussian values in {@code type}. */
+    static Matrix randomMatrix(GgmlType type, int rows, int cols, Random random) {
+        float[] weights = new float[rows * cols];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = (float) random.nextGaussian();
+        }
+        MemorySegment data = Arena.ofAuto().allocate(rows * type.bytesFor(cols));
+        for (int r = 0; r < rows; r++) {
+            WeightKernel.of(type).quantize(weights, r * cols, data, r * type.bytesFor(cols), cols);
+        }
+        return new Matrix("w", type, data, rows, cols);
+    }
+
+    static Activations randomActivations(int tokens, int cols, Random random) {
+        Activations x = new Activations(tokens, cols);
+        for (int i = 0; i < tokens * cols; i++) {
+            x.values()[i] = (float) random.nextGaussian();
+        }
+        x.update(tokens);
+        return x;
+    }
+
     @ParameterizedTest
     @CsvSource({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
     void thePromptPathAgreesWithTheTokenByTokenPathToFloatRounding(GgmlType type) {
@@ -26,20 +49,8 @@ class MatMulTest {
         int tokens = 2 * MatMul.TILED_MIN_TOKENS + 3;
         Random random = new Random(type.ordinal());
         WeightKernel kernel = WeightKernel.of(type);
-        float[] weights = new float[rows * cols];
-        for (int i = 0; i < weights.length; i++) {
-            weights[i] = (float) random.nextGaussian();
-        }
-        MemorySegment data = Arena.ofAuto().allocate(rows * type.bytesFor(cols));
-        for (int r = 0; r < rows; r++) {
-            kernel.quantize(weights, r * cols, data, r * type.bytesFor(cols), cols);
-        }
-        Matrix w = new Matrix("w", type, data, rows, cols);
-        Activations batch = new Activations(tokens, cols);
-        for (int i = 0; i < tokens * cols; i++) {
-            batch.values()[i] = (float) random.nextGaussian();
-        }
-        batch.update(tokens);
+        Matrix w = randomMatrix(type, rows, cols, random);
+        Activations batch = randomActivations(tokens, cols, random);
         float[] together = new float[tokens * rows];
         MatMul matmul = new MatMul(PARALLEL);
         matmul.multiply(w, batch, together);
@@ -60,6 +71,27 @@ class MatMulTest {
         }
     }
 
+    @Test
+    void matricesSharingAnInputGiveWhatTheyGiveAlone() {
+        Random random = new Random(11);
+        Matrix[] ws = {randomMatrix(GgmlType.Q4_K, 300, 512, random), randomMatrix(GgmlType.Q6_K, 64, 512, random),
+            randomMatrix(GgmlType.Q8_0, 97, 512, random), randomMatrix(GgmlType.F32, 5, 512, random)};
+        MatMul matmul = new MatMul(PARALLEL);
+        for (int tokens : new int[] {1, 3, MatMul.TILED_MIN_TOKENS + 1}) {
+            Activations x = randomActivations(tokens, 512, random);
+            float[][] together = new float[ws.length][];
+            for (int i = 0; i < ws.length; i++) {
+                together[i] = new float[tokens * ws[i].rows()];
+            }
+            matmul.multiply(x, ws, together);
+            for (int i = 0; i < ws.length; i++) {
+                float[] alone = new float[tokens * ws[i].rows()];
+                matmul.multiply(ws[i], x, alone);
+                assertThat(together[i]).as("matrix %d, %d tokens", i, tokens).containsExactly(alone);
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({
         "F32, 1, 37, 64", "F32, 9, 37, 64", "Q8_0, 1, 70, 256", "Q8_0, 3, 70, 256", "Q8_0, 13, 70, 256",
@@ -68,20 +100,8 @@ class MatMulTest {
     void everyPathAgreesWithTheDequantizedProduct(GgmlType type, int tokens, int rows, int cols) {
         Random random = new Random(tokens * 31 + rows);
         WeightKernel kernel = WeightKernel.of(type);
-        float[] weights = new float[rows * cols];
-        for (int i = 0; i < weights.length; i++) {
-            weights[i] = (float) random.nextGaussian();
-        }
-        MemorySegment data = Arena.ofAuto().allocate(rows * type.bytesFor(cols));
-        for (int r = 0; r < rows; r++) {
-            kernel.quantize(weights, r * cols, data, r * type.bytesFor(cols), cols);
-        }
-        Matrix w = new Matrix("w", type, data, rows, cols);
-        Activations x = new Activations(tokens, cols);
-        for (int i = 0; i < tokens * cols; i++) {
-            x.values()[i] = (float) random.nextGaussian();
-        }
-        x.update(tokens);
+        Matrix w = randomMatrix(type, rows, cols, random);
+        Activations x = randomActivations(tokens, cols, random);
         float[] out = new float[tokens * rows];
         new MatMul(PARALLEL).multiply(w, x, out);
 
