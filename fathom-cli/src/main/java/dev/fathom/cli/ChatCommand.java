@@ -69,6 +69,8 @@ final class ChatCommand implements Callable<Integer> {
                     System.exit(130);
                 }
             });
+            // While the user types the first message, let the JIT compile the kernels.
+            Thread warmUp = Thread.ofPlatform().name("fathom-warm-up").start(() -> model.warmUp(java.time.Duration.ofSeconds(3)));
             err.println("Chatting with " + model.gguf().path().getFileName() + " (" + model.network().describe() + ").");
             err.println("/reset starts over, /exit quits, Ctrl-C stops a reply.");
             err.flush();
@@ -89,6 +91,12 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 if (line.isBlank()) {
                     continue;
+                }
+                try {
+                    warmUp.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return 130;
                 }
                 messages.add(ChatMessage.user(line));
                 int[] tokens = model.chatTokens(template.render(messages, true));

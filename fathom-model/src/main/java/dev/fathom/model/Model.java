@@ -89,6 +89,32 @@ public final class Model implements AutoCloseable {
         return new Session(network, tokenizer, length, batchSize, cacheType);
     }
 
+    /**
+     * Runs the forward pass on throwaway input until {@code budget} has passed (at least once), so
+     * that the JIT has compiled the kernels before a real prompt arrives: the Vector API is slow
+     * until C2 has compiled the code that uses it. Interactive commands do this while the user
+     * types. Not concurrent with other uses of this model.
+     */
+    public void warmUp(java.time.Duration budget) {
+        long deadline = System.nanoTime() + budget.toNanos();
+        int vocabulary = network.vocabularySize();
+        try (KvCache cache = network.newCache(KvCache.Type.F16, 1, 64)) {
+            dev.fathom.model.arch.Batch batch = new dev.fathom.model.arch.Batch(32);
+            float[] logits = new float[vocabulary];
+            java.util.SplittableRandom random = new java.util.SplittableRandom(1);
+            do {
+                batch.clear();
+                for (int i = 0; i < 32; i++) {
+                    batch.add(random.nextInt(vocabulary), i, 0, i == 31);
+                }
+                network.forward(batch, cache, logits);
+                for (int i = 32; i < 48; i++) {
+                    network.forward(batch.clear().add(random.nextInt(vocabulary), i, 0, true), cache, logits);
+                }
+            } while (System.nanoTime() < deadline);
+        }
+    }
+
     /** Tokens of a chat prompt: the template's text with special tokens parsed, BOS as the model asks. */
     public int[] chatTokens(String renderedPrompt) {
         String bos = tokenizer.bos() >= 0 ? tokenizer.text(tokenizer.bos()) : "";
