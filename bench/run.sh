@@ -17,6 +17,9 @@ while getopts "p:n:r:t:" opt; do
     *) echo "usage: bench/run.sh [-p N] [-n N] [-r N] [-t N]" >&2; exit 2 ;;
   esac
 done
+for n in "$pp" "$tg" "$reps" "$threads"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: -p, -n, -r and -t take positive whole numbers, not '$n'" >&2; exit 2; }
+done
 work="$root/bench/.work"
 mkdir -p "$work"
 
@@ -56,8 +59,12 @@ results="$work/results.txt"
 for mix in q8_0 q4_k_m; do
   model="$work/r1-distill-qwen-1.5b-shape-$mix.gguf"
   for ((i = 0; i < reps; i++)); do
-    fathom="$(./fathom bench -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --json 2>/dev/null)"
-    llama="$("$llama_bench" -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null)"
+    if ! fathom="$(./fathom bench -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --json 2>"$work/stderr")" ||
+       ! llama="$("$llama_bench" -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>"$work/stderr")"; then
+      echo "bench/run.sh: a benchmark failed on $model:" >&2
+      cat "$work/stderr" >&2
+      exit 1
+    fi
     echo "$mix|$fathom|$(echo "$llama" | tr -d '\n')" >> "$results"
   done
 done

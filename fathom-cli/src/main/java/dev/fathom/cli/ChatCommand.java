@@ -1,6 +1,7 @@
 package dev.fathom.cli;
 
 import dev.fathom.model.Model;
+import dev.fathom.model.arch.ContextOverflowException;
 import dev.fathom.model.chat.ChatMessage;
 import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ReasoningParser;
@@ -13,6 +14,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
@@ -50,81 +52,119 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         boolean dim = color != null ? color : System.console() != null && !"dumb".equals(System.getenv("TERM"));
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        AtomicBoolean generating = new AtomicBoolean();
+        AtomicBoolean stop = new AtomicBoolean();
         try (Model model = modelOptions.open();
-                Session session = modelOptions.session(model)) {
+                Session session = modelOptions.session(model, err);
+                Interrupts _ = Interrupts.onInterrupt(() -> {
+                    if (generating.get()) {
+                        stop.set(true);
+                    } else {
+                        out.println();
+                        out.flush();
+                        System.exit(130);
+                    }
+                })) {
             ChatTemplate template = model.chatTemplate();
             Generation generation = sampling.generation();
-            List<ChatMessage> messages = new ArrayList<>();
-            if (system != null) {
-                messages.add(ChatMessage.system(system));
-            }
-            AtomicBoolean generating = new AtomicBoolean();
-            AtomicBoolean stop = new AtomicBoolean();
-            Interrupts.onInterrupt(() -> {
-                if (generating.get()) {
-                    stop.set(true);
-                } else {
-                    out.println();
-                    out.flush();
-                    System.exit(130);
-                }
-            });
-            // While the user types the first message, let the JIT compile the kernels.
-            Thread warmUp = Thread.ofPlatform().name("fathom-warm-up").start(() -> model.warmUp(java.time.Duration.ofSeconds(3)));
-            err.println("Chatting with " + model.gguf().path().getFileName() + " (" + model.network().describe() + ").");
+            err.println("Chatting with " + model.gguf().path().getFileName() + " (" + model.network().describe()
+                    + "), context " + session.contextLength() + " tokens.");
             err.println("/reset starts over, /exit quits, Ctrl-C stops a reply.");
             err.flush();
-            while (true) {
-                out.print("> ");
-                out.flush();
-                String line = readMessage(in);
-                if (line == null || line.strip().equals("/exit") || line.strip().equals("/quit")) {
-                    out.println();
-                    return 0;
-                }
-                if (line.strip().equals("/reset")) {
-                    messages.removeIf(m -> !m.role().equals("system"));
-                    session.reset();
-                    err.println("(conversation cleared)");
-                    err.flush();
-                    continue;
-                }
-                if (line.isBlank()) {
-                    continue;
-                }
-                try {
-                    warmUp.join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return 130;
-                }
-                messages.add(ChatMessage.user(line));
-                int[] tokens = model.chatTokens(template.render(messages, true));
-                Display display = new Display(out, dim);
-                ReasoningParser parser = new ReasoningParser(template.opensThinking(), display);
-                stop.set(false);
-                generating.set(true);
-                Generation.Result result;
-                try {
-                    result = session.generate(tokens, generation, parser::push, stop::get);
-                } catch (dev.fathom.model.arch.ContextOverflowException e) {
-                    messages.removeLast();
-                    err.println("error: " + e.getMessage() + "; /reset to start a new conversation");
-                    err.flush();
-                    continue;
-                } finally {
-                    generating.set(false);
-                }
-                parser.finish();
-                display.end();
-                String reply = (template.opensThinking() ? "<think>\n" : "") + result.text();
-                messages.add(ChatMessage.assistant(reply));
-                Generation.Timings t = result.timings();
-                err.printf("%s[%d tokens, %.1f tokens/s%s]%s%n", dim ? DIM : "", t.generatedTokens(),
-                        t.generationTokensPerSecond(), result.stopReason() == Generation.StopReason.CANCELLED
-                                ? ", stopped" : "", dim ? RESET : "");
-                err.flush();
+            // While the user types the first message, let the JIT compile the kernels.
+            Thread warmUp = Thread.ofPlatform().name("fathom-warm-up").start(() -> model.warmUp(Duration.ofSeconds(3)));
+            try {
+                converse(in, out, err, dim, model, template, session, generation, generating, stop, warmUp);
+            } finally {
+                warmUp.interrupt(); // the model closes next: the warm-up must be over by then
+                joinUninterruptibly(warmUp);
             }
+        }
+        return 0;
+    }
+
+    private void converse(BufferedReader in, PrintWriter out, PrintWriter err, boolean dim, Model model,
+            ChatTemplate template, Session session, Generation generation, AtomicBoolean generating,
+            AtomicBoolean stop, Thread warmUp) throws IOException {
+        List<ChatMessage> messages = new ArrayList<>();
+        if (system != null) {
+            messages.add(ChatMessage.system(system));
+        }
+        while (true) {
+            out.print("> ");
+            out.flush();
+            String line = readMessage(in);
+            if (line == null || line.strip().equals("/exit") || line.strip().equals("/quit")) {
+                out.println();
+                return;
+            }
+            if (line.strip().equals("/reset")) {
+                messages.removeIf(m -> !m.role().equals("system"));
+                session.reset();
+                err.println("(conversation cleared)");
+                err.flush();
+                continue;
+            }
+            if (line.isBlank()) {
+                continue;
+            }
+            joinUninterruptibly(warmUp);
+            messages.add(ChatMessage.user(line));
+            Display display = new Display(out, dim);
+            ReasoningParser parser = new ReasoningParser(template.opensThinking(), display);
+            stop.set(false);
+            generating.set(true);
+            Generation.Result result;
+            try {
+                int[] tokens = model.chatTokens(template.render(messages, true));
+                result = session.generate(tokens, generation, parser::push, stop::get);
+            } catch (ContextOverflowException e) {
+                messages.removeLast();
+                err.println("error: " + e.getMessage() + "; /reset to start a new conversation");
+                err.flush();
+                continue;
+            } catch (RuntimeException e) { // one failed turn does not end the program; the history is kept
+                messages.removeLast();
+                display.end();
+                err.println("error: " + Main.describe(e));
+                err.flush();
+                continue;
+            } finally {
+                generating.set(false);
+            }
+            parser.finish();
+            display.end();
+            String reply = (template.opensThinking() ? "<think>\n" : "") + result.text();
+            messages.add(ChatMessage.assistant(reply));
+            Generation.Timings t = result.timings();
+            err.printf("%s[%d tokens, %.1f tokens/s%s]%s%n", dim ? DIM : "", t.generatedTokens(),
+                    t.generationTokensPerSecond(), ending(result.stopReason()), dim ? RESET : "");
+            err.flush();
+        }
+    }
+
+    /** Why a reply ended, when it is not the model's own choice. */
+    private static String ending(Generation.StopReason reason) {
+        return switch (reason) {
+            case END_OF_GENERATION, STOP_STRING -> "";
+            case CANCELLED -> ", stopped";
+            case MAX_TOKENS -> ", cut off at the -n limit";
+            case CONTEXT_FULL -> ", cut off: the context is full; /reset to start over";
+        };
+    }
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -1,16 +1,27 @@
 package dev.fathom.cli;
 
 /** Ctrl-C handling for interactive commands. */
-final class Interrupts {
-    private Interrupts() {
+final class Interrupts implements AutoCloseable {
+    private final sun.misc.SignalHandler previous;
+
+    private Interrupts(sun.misc.SignalHandler previous) {
+        this.previous = previous;
     }
 
-    /** Runs {@code action} on SIGINT instead of exiting. */
-    static void onInterrupt(Runnable action) {
+    /** Runs {@code action} on SIGINT instead of exiting, until closed. */
+    static Interrupts onInterrupt(Runnable action) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("INT"), signal -> action.run());
+            return new Interrupts(sun.misc.Signal.handle(new sun.misc.Signal("INT"), signal -> action.run()));
         } catch (IllegalArgumentException e) {
-            // No SIGINT on this platform: Ctrl-C keeps its default meaning.
+            return new Interrupts(null); // no SIGINT on this platform: Ctrl-C keeps its default meaning
+        }
+    }
+
+    /** Gives Ctrl-C back its former meaning. */
+    @Override
+    public void close() {
+        if (previous != null) {
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), previous);
         }
     }
 }

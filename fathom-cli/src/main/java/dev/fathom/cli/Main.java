@@ -3,6 +3,7 @@ package dev.fathom.cli;
 import dev.fathom.model.arch.ContextOverflowException;
 import dev.fathom.model.gguf.GgufException;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -26,14 +27,22 @@ public final class Main {
             for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
                 verbose |= r.hasMatchedOption("--verbose");
             }
-            commandLine.getErr().println("error: " + describe(e));
-            if (verbose) {
-                e.printStackTrace(commandLine.getErr());
-            }
-            commandLine.getErr().flush();
-            return 1;
+            return report(e, commandLine.getErr(), verbose);
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (Error e) { // picocli hands only Exceptions to the handler; out of memory is an Error
+            return report(e, err, List.of(args).contains("--verbose"));
+        }
+    }
+
+    private static int report(Throwable e, PrintWriter err, boolean verbose) {
+        err.println("error: " + describe(e));
+        if (verbose) {
+            e.printStackTrace(err);
+        }
+        err.flush();
+        return 1;
     }
 
     /** One line that says what went wrong, without a stack trace. */

@@ -3,6 +3,8 @@ package dev.fathom.cli;
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.generate.Session;
+import dev.fathom.tensor.Parallel;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -11,8 +13,8 @@ final class ModelOptions {
     @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "The model file (GGUF).")
     Path model;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads to compute with (default: all cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads to compute with (default: one per physical core, here ${DEFAULT-VALUE}).")
+    int threads = Parallel.defaultThreads();
 
     @Option(names = {"-c", "--ctx"}, paramLabel = "N",
             description = "Context size in tokens (default: the model's, at most 4096).")
@@ -35,8 +37,14 @@ final class ModelOptions {
         }
     }
 
-    /** A session as these options ask. */
-    Session session(Model model) {
+    /** A session as these options ask; warns on {@code err} of a context longer than the model was trained for. */
+    Session session(Model model, PrintWriter err) {
+        int trained = model.network().trainedContextLength();
+        if (contextLength > trained) {
+            err.printf("warning: --ctx %d is more than the %d tokens the model was trained on; it may lose track past that%n",
+                    contextLength, trained);
+            err.flush();
+        }
         return model.newSession(contextLength, batchSize, cacheType());
     }
 
@@ -46,7 +54,7 @@ final class ModelOptions {
             throw new Main.UserError("--threads must be at least 1");
         }
         if (contextLength < 0) {
-            throw new Main.UserError("--ctx must be positive");
+            throw new Main.UserError("--ctx must be 0 (the model's own, at most 4096) or more");
         }
         if (batchSize < 1) {
             throw new Main.UserError("--batch must be at least 1");

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -62,6 +63,9 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (system != null && !chat) {
+            throw new Main.UserError("--system needs --chat: a system prompt is part of the chat template");
+        }
         String text = promptText();
         long loadStart = System.nanoTime();
         try (Model model = modelOptions.open()) {
@@ -78,22 +82,30 @@ final class RunCommand implements Callable<Integer> {
                 tokens = model.tokenizer().encode(text, true, true);
             }
             Generation generation = sampling.generation();
-            try (Session session = modelOptions.session(model)) {
+            // The first Ctrl-C ends the reply where it is, timings still printed; a second one exits at once.
+            AtomicBoolean stop = new AtomicBoolean();
+            try (Session session = modelOptions.session(model, err);
+                    Interrupts _ = Interrupts.onInterrupt(() -> {
+                        if (stop.getAndSet(true)) {
+                            System.exit(130);
+                        }
+                    })) {
                 Generation.Result result = session.generate(tokens, generation, piece -> {
                     if (!json) {
                         out.print(piece);
                         out.flush();
                     }
-                }, () -> false);
+                }, stop::get);
                 if (json) {
-                    out.println(JsonMapper.builder().build().writeValueAsString(toJson(result, loadNanos)));
+                    out.println(JsonMapper.builder().build().writeValueAsString(
+                            toJson(result, generation.sampler().seed(), loadNanos)));
                 } else {
                     out.println();
                     Stats.print(err, loadNanos, result.timings());
                 }
+                return result.stopReason() == Generation.StopReason.CANCELLED ? 130 : 0;
             }
         }
-        return 0;
     }
 
     private String promptText() throws IOException {
@@ -106,10 +118,12 @@ final class RunCommand implements Callable<Integer> {
             throw new Main.UserError(prompt.file + ": no such prompt file");
         } catch (java.nio.charset.MalformedInputException e) {
             return new String(Files.readAllBytes(prompt.file), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Main.UserError(prompt.file + ": " + (Files.isDirectory(prompt.file) ? "is a directory" : e.getMessage()));
         }
     }
 
-    static Map<String, Object> toJson(Generation.Result result, long loadNanos) {
+    private static Map<String, Object> toJson(Generation.Result result, long seed, long loadNanos) {
         Map<String, Object> timings = new LinkedHashMap<>();
         Generation.Timings t = result.timings();
         timings.put("load_ms", loadNanos / 1e6);
@@ -124,6 +138,7 @@ final class RunCommand implements Callable<Integer> {
         json.put("tokens", result.tokens());
         json.put("text", result.text());
         json.put("stop_reason", result.stopReason().name().toLowerCase());
+        json.put("seed", seed);
         json.put("timings", timings);
         return json;
     }

@@ -85,6 +85,20 @@ class BadInputTest {
                 "unknown KV cache type 'q4'");
         assertOneLineError(fathom("run", "-m", MODEL.toString(), "-f", dir.resolve("none.txt").toString()),
                 "no such prompt file");
+        assertOneLineError(fathom("run", "-m", MODEL.toString(), "-f", dir.toString()), dir + ": is a directory");
+        assertOneLineError(fathom("run", "-m", MODEL.toString(), "-p", "hi", "--system", "Be brief"),
+                "--system needs --chat");
+        assertOneLineError(fathom("run", "-m", MODEL.toString(), "-p", "hi", "--ctx", "-1"), "--ctx must be 0");
+    }
+
+    @Test
+    void malformedUtf8InAPromptFileIsTokenizedNotRefused() throws IOException {
+        // 0xF4 0x90 0x80 0x80 would decode beyond U+10FFFF, 0xFF is no UTF-8 at all
+        Path prompt = Files.write(dir.resolve("bytes.txt"), new byte[] {'a', (byte) 0xF4, (byte) 0x90, (byte) 0x80,
+            (byte) 0x80, 'b', (byte) 0xFF});
+        Outcome r = fathom("tokenize", "-m", MODEL.toString(), "-f", prompt.toString());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("'a'").contains("'b'");
     }
 
     @Test

@@ -72,6 +72,17 @@ class CommandsTest {
     }
 
     @Test
+    void theJsonNamesTheSeedThatReproducesASampledRun() {
+        String[] args = {"run", "-m", MODEL.toString(), "-p", "Once upon a time", "-n", "12", "--temp", "1.5", "--json"};
+        JsonNode first = fathom(args).json();
+        long seed = first.get("seed").asLong();
+        String[] seeded = java.util.Arrays.copyOf(args, args.length + 2);
+        seeded[args.length] = "--seed";
+        seeded[args.length + 1] = Long.toString(seed);
+        assertThat(ints(fathom(seeded).json().get("tokens"))).containsExactly(ints(first.get("tokens")));
+    }
+
+    @Test
     void runWithChatWrapsThePromptInTheR1Template() {
         Outcome r = fathom("run", "-m", MODEL.toString(), "--chat", "-p", "Hi", "-n", "2", "--temp", "0", "--json");
         int[] prompt = ints(r.json().get("prompt_tokens"));

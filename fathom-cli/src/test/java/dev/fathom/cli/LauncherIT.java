@@ -97,13 +97,14 @@ class LauncherIT {
         try (Running chat = new Running("chat", "-m", MODEL.toString(), "--temp", "0", "-n", "8")) {
             chat.await(chat.out, o -> o.contains("> "), "the first prompt");
             chat.type("Hello there");
-            chat.await(chat.err, e -> e.contains("tokens/s]"), "the first reply");
+            chat.await(chat.err, e -> count(e, "tokens/s") >= 1, "the first reply");
+            chat.await(chat.err, e -> e.contains("cut off at the -n limit]"), "why the reply ended");
             chat.await(chat.out, o -> count(o, "> ") >= 2, "the second prompt");
             assertThat(chat.out.toString()).contains("Thinking:"); // the R1 template opens the reasoning
             chat.type("/reset");
             chat.await(chat.err, e -> e.contains("(conversation cleared)"), "the reset");
             chat.type("Again");
-            chat.await(chat.err, e -> count(e, "tokens/s]") >= 2, "the second reply");
+            chat.await(chat.err, e -> count(e, "tokens/s") >= 2, "the second reply");
             chat.type("/exit");
             assertThat(chat.exit()).isZero();
         }

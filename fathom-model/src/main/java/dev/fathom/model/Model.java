@@ -1,5 +1,6 @@
 package dev.fathom.model;
 
+import dev.fathom.model.arch.Batch;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
 import dev.fathom.model.arch.Llama;
@@ -12,6 +13,8 @@ import dev.fathom.model.tokenizer.Tokenizer;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Parallel;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.SplittableRandom;
 
 /**
  * A model file opened for use: its weights mapped in place, its tokenizer and chat template,
@@ -86,32 +89,34 @@ public final class Model implements AutoCloseable {
     /** As {@link #newSession(int, int)}, with a KV cache of {@code cacheType}. */
     public Session newSession(int contextLength, int batchSize, KvCache.Type cacheType) {
         int length = contextLength > 0 ? contextLength : Math.min(4096, network.trainedContextLength());
-        return new Session(network, tokenizer, length, batchSize, cacheType);
+        return new Session(network, tokenizer, length, Math.min(batchSize, length), cacheType);
     }
 
     /**
      * Runs the forward pass on throwaway input until {@code budget} has passed (at least once), so
      * that the JIT has compiled the kernels before a real prompt arrives: the Vector API is slow
      * until C2 has compiled the code that uses it. Interactive commands do this while the user
-     * types. Not concurrent with other uses of this model.
+     * types. Returns early when the thread is interrupted. Not concurrent with other uses of this
+     * model.
      */
-    public void warmUp(java.time.Duration budget) {
+    public void warmUp(Duration budget) {
         long deadline = System.nanoTime() + budget.toNanos();
         int vocabulary = network.vocabularySize();
+        Thread thread = Thread.currentThread();
         try (KvCache cache = network.newCache(KvCache.Type.F16, 1, 64)) {
-            dev.fathom.model.arch.Batch batch = new dev.fathom.model.arch.Batch(32);
+            Batch batch = new Batch(32);
             float[] logits = new float[vocabulary];
-            java.util.SplittableRandom random = new java.util.SplittableRandom(1);
+            SplittableRandom random = new SplittableRandom(1);
             do {
                 batch.clear();
                 for (int i = 0; i < 32; i++) {
                     batch.add(random.nextInt(vocabulary), i, 0, i == 31);
                 }
                 network.forward(batch, cache, logits);
-                for (int i = 32; i < 48; i++) {
+                for (int i = 32; i < 48 && !thread.isInterrupted(); i++) {
                     network.forward(batch.clear().add(random.nextInt(vocabulary), i, 0, true), cache, logits);
                 }
-            } while (System.nanoTime() < deadline);
+            } while (System.nanoTime() < deadline && !thread.isInterrupted());
         }
     }
 

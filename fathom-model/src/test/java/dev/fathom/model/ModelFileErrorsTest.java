@@ -55,4 +55,12 @@ class ModelFileErrorsTest {
         assertThatThrownBy(() -> Model.open(file, 1))
                 .hasMessage(file + ": metadata qwen2.block_count should be an integer, but is string");
     }
+
+    @Test
+    void sizesThatCannotBeRightAreNamed() {
+        Path file = new GgufEdit().set("qwen2.attention.head_count", GgufValue.of(GgufType.UINT32, 0))
+                .apply(good, dir.resolve("heads.gguf"));
+        assertThatThrownBy(() -> Model.open(file, 1)).isInstanceOf(GgufException.class)
+                .hasMessage(file + ": metadata qwen2.attention.head_count = 0 must be positive");
+    }
 }

@@ -80,11 +80,6 @@ public enum GgmlType {
         return kernels;
     }
 
-    /** Whether this type stores quantized blocks (as opposed to plain numbers). */
-    public boolean isQuantized() {
-        return blockSize > 1;
-    }
-
     /** Bytes taken by {@code elements} values; {@code elements} must be a multiple of the block size. */
     public long bytesFor(long elements) {
         if (elements % blockSize != 0) {

@@ -1,5 +1,13 @@
 package dev.fathom.tensor;
 
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
@@ -10,7 +18,13 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>A forward pass starts hundreds of parallel sections per token, microseconds apart, so
  * workers spin briefly between sections instead of sleeping; after a short idle spell they park,
- * so an idle model costs no CPU.
+ * so an idle model costs no CPU. Waiting threads spin only a few microseconds before they start
+ * yielding their CPU: with more threads than free CPUs, pure spinning would keep a preempted
+ * thread, whose chunk everyone waits for, off the CPU.
+ *
+ * <p>One section runs at a time, started by one thread: sections do not nest (worker numbers
+ * index per-thread scratch, which a nested section would share), and a closed team runs none.
+ * Both mistakes throw.
  */
 public final class Parallel implements AutoCloseable {
     /** A slice of work: items [from, to) on behalf of thread {@code worker} (0 is the caller). */
@@ -19,7 +33,10 @@ public final class Parallel implements AutoCloseable {
         void run(int worker, int from, int to);
     }
 
-    private static final long SPIN_NANOS = 5_000_000;
+    /** How long an idle worker waits before it parks. */
+    private static final long IDLE_NANOS = 5_000_000;
+    /** How long a waiting thread spins before it yields its CPU on each look. */
+    private static final long SPIN_NANOS = 20_000;
 
     private final int threads;
     private final Thread[] workers;
@@ -30,6 +47,7 @@ public final class Parallel implements AutoCloseable {
     /** Which workers are parked or about to park (index 0, the caller, never is); read after each section starts. */
     private final AtomicIntegerArray sleeping;
     private volatile Throwable failure;
+    private final AtomicBoolean inSection = new AtomicBoolean();
     private RangeTask task;
     private int count;
     private int grain;
@@ -71,13 +89,27 @@ public final class Parallel implements AutoCloseable {
     }
 
     private void run(int count, int grain, boolean guided, RangeTask task) {
-        if (count <= 0) {
-            return;
+        if (closed) {
+            throw new IllegalStateException("the thread team is closed");
         }
-        if (threads == 1 || count <= grain) {
-            task.run(0, 0, count);
-            return;
+        if (!inSection.compareAndSet(false, true)) {
+            throw new IllegalStateException("a parallel section is already running: sections do not nest");
         }
+        try {
+            if (count <= 0) {
+                return;
+            }
+            if (threads == 1 || count <= grain) {
+                task.run(0, 0, count);
+                return;
+            }
+            runShared(count, grain, guided, task);
+        } finally {
+            inSection.set(false);
+        }
+    }
+
+    private void runShared(int count, int grain, boolean guided, RangeTask task) {
         this.task = task;
         this.count = count;
         this.grain = Math.max(1, grain);
@@ -97,8 +129,9 @@ public final class Parallel implements AutoCloseable {
             thrown = e;
             next.set(Integer.MAX_VALUE / 2);
         }
+        long waitStart = System.nanoTime();
         while (pending.get() != 0) {
-            Thread.onSpinWait();
+            pause(waitStart);
         }
         this.task = null;
         if (thrown == null) {
@@ -139,10 +172,10 @@ public final class Parallel implements AutoCloseable {
     private void workLoop(int worker) {
         long seen = 0;
         while (true) {
-            long spinStart = System.nanoTime();
+            long idleStart = System.nanoTime();
             while (generation == seen && !closed) {
-                if (System.nanoTime() - spinStart < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                if (System.nanoTime() - idleStart < IDLE_NANOS) {
+                    pause(idleStart);
                 } else {
                     // Announce the nap, then look once more: a section started in between is not missed.
                     sleeping.set(worker, 1);
@@ -166,6 +199,42 @@ public final class Parallel implements AutoCloseable {
             }
             pending.decrementAndGet();
         }
+    }
+
+    /** One look's wait in a loop that started waiting at {@code since}. */
+    private static void pause(long since) {
+        if (System.nanoTime() - since < SPIN_NANOS) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
+        }
+    }
+
+    /**
+     * The threads to compute with by default: one per physical core that this process may use.
+     * A second hardware thread on a core shares its vector units and memory bandwidth, so it adds
+     * nothing to these kernels but another thread to wait for.
+     */
+    public static int defaultThreads() {
+        int available = Runtime.getRuntime().availableProcessors();
+        return Math.min(available, physicalCores().orElse(available));
+    }
+
+    /** Distinct cores among the online CPUs, from Linux's sysfs; empty elsewhere. */
+    private static OptionalInt physicalCores() {
+        Path cpus = Path.of("/sys/devices/system/cpu");
+        Set<String> cores = new HashSet<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(cpus, "cpu[0-9]*")) {
+            for (Path cpu : dirs) {
+                Path siblings = cpu.resolve("topology/thread_siblings_list");
+                if (Files.isReadable(siblings)) {
+                    cores.add(Files.readString(siblings).strip());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return OptionalInt.empty();
+        }
+        return cores.isEmpty() ? OptionalInt.empty() : OptionalInt.of(cores.size());
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.fathom.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.fathom.tensor.kernel.WeightKernel;
 import java.lang.foreign.Arena;
@@ -87,7 +88,8 @@ class MatMulTest {
             for (int i = 0; i < ws.length; i++) {
                 float[] alone = new float[tokens * ws[i].rows()];
                 matmul.multiply(ws[i], x, alone);
-                assertThat(together[i]).as("matrix %d, %d tokens", i, tokens).containsExactly(alone);
+                // Equal up to the order of a vector reduction, which the JIT may change as it compiles.
+                assertThat(together[i]).as("matrix %d, %d tokens", i, tokens).containsExactly(alone, within(1e-3f));
             }
         }
     }

@@ -60,15 +60,4 @@ public final class Batch {
     public boolean wantsLogits(int i) {
         return wantLogits[i];
     }
-
-    /** Number of tokens whose logits are wanted. */
-    public int logitCount() {
-        int n = 0;
-        for (int i = 0; i < size; i++) {
-            if (wantLogits[i]) {
-                n++;
-            }
-        }
-        return n;
-    }
 }

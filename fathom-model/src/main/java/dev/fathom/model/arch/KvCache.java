@@ -50,18 +50,22 @@ public final class KvCache implements AutoCloseable {
         this.valueWidth = valueWidth;
         keys = new MemorySegment[layers];
         values = new MemorySegment[layers];
-        for (int l = 0; l < layers; l++) {
-            keys[l] = arena.allocate((long) type.bytes * slots * contextLength * keyWidth, 64);
-            values[l] = arena.allocate((long) type.bytes * slots * contextLength * valueWidth, 64);
+        try {
+            for (int l = 0; l < layers; l++) {
+                keys[l] = arena.allocate((long) type.bytes * slots * contextLength * keyWidth, 64);
+                values[l] = arena.allocate((long) type.bytes * slots * contextLength * valueWidth, 64);
+            }
+        } catch (OutOfMemoryError e) { // one large native allocation failed: the heap is fine, say what was asked
+            arena.close();
+            throw new IllegalStateException(String.format(
+                    "not enough memory for a KV cache of %d tokens (%.1f GiB in %s); use a smaller context",
+                    (long) slots * contextLength, (double) bytesPerToken() * slots * contextLength / (1L << 30),
+                    type.name().toLowerCase()));
         }
     }
 
     public Type type() {
         return type;
-    }
-
-    public int slots() {
-        return slots;
     }
 
     public int contextLength() {

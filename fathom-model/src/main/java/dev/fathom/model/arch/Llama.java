@@ -126,7 +126,7 @@ public final class Llama implements LanguageModel {
     @Override
     public String describe() {
         LlamaConfig c = config;
-        return String.format("%s: %d layers, dim %d, %d heads (%d kv) of %d, ffn %d, vocab %d, context %d",
+        return String.format("%s: %d layers, dim %d, %d heads (%d kv) of %d, ffn %d, vocab %d, trained context %d",
                 c.architecture(), c.layers(), c.dim(), c.heads(), c.kvHeads(), c.headDim(), c.ffnDim(),
                 c.vocabularySize(), c.contextLength());
     }

@@ -29,10 +29,10 @@ public record LlamaConfig(
     public static LlamaConfig from(GgufFile gguf, int vocabularySize) {
         String arch = gguf.getString("general.architecture");
         String p = arch + ".";
-        int dim = gguf.getInt(p + "embedding_length");
-        int heads = gguf.getInt(p + "attention.head_count");
-        int kvHeads = gguf.getInt(p + "attention.head_count_kv", heads);
-        int headDim = gguf.getInt(p + "attention.key_length", dim / heads);
+        int dim = positive(gguf, p + "embedding_length", gguf.getInt(p + "embedding_length"));
+        int heads = positive(gguf, p + "attention.head_count", gguf.getInt(p + "attention.head_count"));
+        int kvHeads = positive(gguf, p + "attention.head_count_kv", gguf.getInt(p + "attention.head_count_kv", heads));
+        int headDim = positive(gguf, p + "attention.key_length", gguf.getInt(p + "attention.key_length", dim / heads));
         int valueDim = gguf.getInt(p + "attention.value_length", dim / heads);
         if (valueDim != headDim) {
             throw new GgufException(gguf.path() + ": key_length " + headDim + " differs from value_length " + valueDim);
@@ -44,15 +44,25 @@ public record LlamaConfig(
         if (ropeDim > headDim || ropeDim % 2 != 0) {
             throw new GgufException(gguf.path() + ": rope.dimension_count " + ropeDim + " does not fit head size " + headDim);
         }
-        float factor = gguf.getFloat(p + "rope.scaling.factor", gguf.getFloat(p + "rope.scale_linear", 0f));
         String scaling = gguf.getString(p + "rope.scaling.type", "linear");
         if (!scaling.equals("linear") && !scaling.equals("none")) {
             throw new GgufException(gguf.path() + ": rope scaling type '" + scaling + "' is not supported for " + arch);
         }
-        return new LlamaConfig(arch, dim, gguf.getInt(p + "block_count"), heads, kvHeads, headDim,
-                gguf.getInt(p + "feed_forward_length"), vocabularySize, gguf.getInt(p + "context_length"),
+        // As llama.cpp: type "none" means no scaling, whatever factor the file also states.
+        float factor = scaling.equals("none") ? 0f
+                : gguf.getFloat(p + "rope.scaling.factor", gguf.getFloat(p + "rope.scale_linear", 0f));
+        return new LlamaConfig(arch, dim, positive(gguf, p + "block_count", gguf.getInt(p + "block_count")), heads,
+                kvHeads, headDim, positive(gguf, p + "feed_forward_length", gguf.getInt(p + "feed_forward_length")),
+                vocabularySize, positive(gguf, p + "context_length", gguf.getInt(p + "context_length")),
                 gguf.getFloat(p + "attention.layer_norm_rms_epsilon"), gguf.getFloat(p + "rope.freq_base", 10000f),
                 factor == 0 ? 1f : 1f / factor, ropeDim, arch.equals("qwen2"));
+    }
+
+    private static int positive(GgufFile gguf, String key, int value) {
+        if (value < 1) {
+            throw new GgufException(gguf.path() + ": metadata " + key + " = " + value + " must be positive");
+        }
+        return value;
     }
 
     public int kvDim() {

@@ -77,10 +77,6 @@ public final class ReasoningParser {
         held.setLength(0);
     }
 
-    public boolean inReasoning() {
-        return thinking;
-    }
-
     private void emitReasoning(String text) {
         if (!text.isEmpty()) {
             sink.reasoning(text);

@@ -13,6 +13,7 @@ public final class Sampler {
     private final int[] counts;
     private int[] order = new int[0];
     private float[] probabilities = new float[0];
+    private long[] keys = new long[0];
 
     public Sampler(SamplerSettings settings, int vocabularySize) {
         this.settings = settings;
@@ -108,13 +109,15 @@ public final class Sampler {
         if (k == vocab) {
             // Sort (logit, token) pairs packed into longs: the high half orders like the float,
             // descending once negated; the low half keeps the token. No boxing, one primitive sort.
-            long[] keys = new long[vocab];
+            if (keys.length < vocab) {
+                keys = new long[vocab];
+            }
             for (int i = 0; i < vocab; i++) {
                 int bits = Float.floatToRawIntBits(logits[offset + i]);
                 int ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF); // ints that order as the floats do
                 keys[i] = (long) ~ordered << 32 | i;
             }
-            Arrays.sort(keys);
+            Arrays.sort(keys, 0, vocab);
             for (int i = 0; i < vocab; i++) {
                 order[i] = (int) keys[i];
             }

@@ -15,7 +15,9 @@ import java.util.function.Consumer;
 /**
  * One conversation with a model: a KV cache and the tokens it holds. A new prompt that starts
  * with what the cache already holds (the previous turns of a chat) is only evaluated from where
- * it differs, so a multi-turn chat does not re-read its history.
+ * it differs, so a multi-turn chat does not re-read its history. Replies with the same sampler
+ * settings draw from one random stream, as in llama.cpp, so that one seed makes a whole
+ * conversation reproducible and turns do not repeat each other's draws.
  */
 public final class Session implements AutoCloseable {
     private final LanguageModel model;
@@ -25,6 +27,7 @@ public final class Session implements AutoCloseable {
     private final float[] logits;
     private final int[] history;
     private int length;
+    private Sampler sampler;
 
     /**
      * @param contextLength the most tokens the session can hold, prompt and reply together
@@ -49,11 +52,6 @@ public final class Session implements AutoCloseable {
         length = 0;
     }
 
-    /** The KV cache's size per token, for reports. */
-    public long cacheBytesPerToken() {
-        return cache.bytesPerToken();
-    }
-
     /**
      * Evaluates {@code prompt} and generates a reply, streaming its text to {@code onText} as
      * it becomes final; stops at an end-of-generation token, a stop string, the token limit, a
@@ -68,6 +66,15 @@ public final class Session implements AutoCloseable {
         if (prompt.length >= history.length) {
             throw new ContextOverflowException(prompt.length + 1, history.length);
         }
+        try {
+            return run(prompt, generation, onText, cancelled);
+        } catch (RuntimeException | Error e) {
+            length = 0; // the cache may hold part of this call's work: trust none of it
+            throw e;
+        }
+    }
+
+    private Result run(int[] prompt, Generation generation, Consumer<String> onText, BooleanSupplier cancelled) {
         long start = System.nanoTime();
         // Reuse the cached prefix, but always evaluate the last prompt token: its logits start the reply.
         int cached = Math.min(commonPrefix(prompt), prompt.length - 1);
@@ -76,7 +83,9 @@ public final class Session implements AutoCloseable {
         evaluatePrompt(prompt.length);
         long promptDone = System.nanoTime();
 
-        Sampler sampler = new Sampler(generation.sampler(), model.vocabularySize());
+        if (sampler == null || !sampler.settings().equals(generation.sampler())) {
+            sampler = new Sampler(generation.sampler(), model.vocabularySize());
+        }
         TextStream stream = new TextStream();
         StopStrings stops = new StopStrings(generation.stopStrings());
         StringBuilder text = new StringBuilder();
@@ -113,7 +122,7 @@ public final class Session implements AutoCloseable {
         }
         int[] tokens = Arrays.copyOfRange(history, firstGenerated, length);
         // The last token of a reply cut short was sampled but never evaluated: it is not in the cache.
-        if (reason == StopReason.STOP_STRING || reason == StopReason.MAX_TOKENS && tokens.length > 0
+        if (reason == StopReason.STOP_STRING || (reason == StopReason.MAX_TOKENS && tokens.length > 0)
                 || reason == StopReason.CONTEXT_FULL) {
             length--;
         }

@@ -7,15 +7,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -137,8 +138,8 @@ public final class GgufFile implements AutoCloseable {
     public int getInt(String key) {
         GgufValue v = require(key);
         long n = switch (v.value()) {
-            case Integer i when v.type() != GgufType.ARRAY -> i;
-            case Long l when v.type() != GgufType.ARRAY -> l;
+            case Integer i -> i;
+            case Long l -> l;
             default -> throw typeError(key, v, "an integer");
         };
         if (n != (int) n) {
@@ -193,7 +194,10 @@ public final class GgufFile implements AutoCloseable {
         if (v.isArray() && v.value() instanceof long[] longs && v.elementType() == GgufType.UINT32) {
             int[] ints = new int[longs.length];
             for (int i = 0; i < ints.length; i++) {
-                ints[i] = Math.toIntExact(longs[i]);
+                if (longs[i] > Integer.MAX_VALUE) {
+                    throw new GgufException(path + ": " + key + "[" + i + "] = " + longs[i] + " is out of range");
+                }
+                ints[i] = (int) longs[i];
             }
             return ints;
         }
@@ -373,15 +377,22 @@ public final class GgufFile implements AutoCloseable {
                     throw new GgufException(path + ": tensor " + name + " has unknown type id " + typeId);
                 }
                 long offset = i64("the data offset of tensor " + name);
-                long elements = 1;
-                for (long d : shape) {
-                    elements = Math.multiplyExact(elements, d);
-                }
                 if (shape[0] % type.blockSize != 0) {
                     throw new GgufException(path + ": tensor " + name + " has a row of " + shape[0] + " values, not a"
                             + " whole number of " + type + " blocks of " + type.blockSize);
                 }
-                infos.add(new Pending(name, shape, type, offset, type.bytesFor(elements), at));
+                long bytes;
+                try {
+                    long elements = 1;
+                    for (long d : shape) {
+                        elements = Math.multiplyExact(elements, d);
+                    }
+                    bytes = Math.multiplyExact(elements / type.blockSize, (long) type.blockBytes);
+                } catch (ArithmeticException e) {
+                    throw new GgufException(path + ": tensor " + name + " has shape " + Arrays.toString(shape)
+                            + ", too large to address: the file is corrupt");
+                }
+                infos.add(new Pending(name, shape, type, offset, bytes, at));
             }
             long dataStart = alignUp(pos, alignment);
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
@@ -390,16 +401,31 @@ public final class GgufFile implements AutoCloseable {
                     throw new GgufException(path + ": tensor " + p.name + " data offset " + p.offset
                             + " is not a multiple of the alignment " + alignment);
                 }
-                long start = dataStart + p.offset;
-                long end = start + p.bytes;
-                if (p.offset < 0 || end > size) {
-                    throw new GgufException(path + ": tensor " + p.name + " needs bytes " + start + " to " + end
-                            + " but the file ends at byte " + size + ": the file is truncated or corrupt");
+                // Written so that no sum can overflow: offset and bytes are as large as the file claims.
+                if (p.offset < 0 || p.offset > size - dataStart || p.bytes > size - dataStart - p.offset) {
+                    throw new GgufException(path + ": tensor " + p.name + " needs " + p.bytes + " bytes at data offset "
+                            + p.offset + " but the file ends at byte " + size + " (data from byte " + dataStart
+                            + "): the file is truncated or corrupt");
                 }
-                tensors.put(p.name, new TensorInfo(p.name, p.shape, p.type, start, p.bytes));
+                tensors.put(p.name, new TensorInfo(p.name, p.shape, p.type, dataStart + p.offset, p.bytes));
             }
+            checkNoOverlap(tensors.values());
             return new GgufFile(path, arena, file, version, Collections.unmodifiableMap(metadata),
                     Collections.unmodifiableMap(tensors), alignment, dataStart);
+        }
+
+        /** Two tensors sharing bytes is a corrupt file, whatever each one's bounds. */
+        private void checkNoOverlap(Collection<TensorInfo> tensors) {
+            List<TensorInfo> byOffset = new ArrayList<>(tensors);
+            byOffset.sort(Comparator.comparingLong(TensorInfo::fileOffset));
+            for (int i = 1; i < byOffset.size(); i++) {
+                TensorInfo before = byOffset.get(i - 1);
+                TensorInfo t = byOffset.get(i);
+                if (t.bytes() > 0 && before.fileOffset() + before.bytes() > t.fileOffset()) {
+                    throw new GgufException(path + ": tensors " + before.name() + " and " + t.name()
+                            + " overlap in the file: it is corrupt");
+                }
+            }
         }
 
         private static long alignUp(long n, long alignment) {
@@ -436,14 +462,8 @@ public final class GgufFile implements AutoCloseable {
             need(length, what);
             byte[] bytes = file.asSlice(pos, length).toArray(ValueLayout.JAVA_BYTE);
             pos += length;
-            try {
-                return StandardCharsets.UTF_8.newDecoder()
-                        .onMalformedInput(CodingErrorAction.REPORT)
-                        .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-            } catch (CharacterCodingException e) {
-                // Token pieces may be arbitrary bytes (llama.cpp does not check); keep them decodable.
-                return new String(bytes, StandardCharsets.UTF_8);
-            }
+            // Malformed UTF-8 becomes U+FFFD rather than an error: llama.cpp does not check strings either.
+            return new String(bytes, StandardCharsets.UTF_8);
         }
 
         private GgufValue value(GgufType type, String key) {

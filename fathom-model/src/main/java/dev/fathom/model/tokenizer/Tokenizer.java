@@ -140,10 +140,6 @@ public final class Tokenizer {
         return texts.length;
     }
 
-    public PreTokenizer preTokenizer() {
-        return pre;
-    }
-
     public int bos() {
         return bos;
     }

@@ -8,8 +8,8 @@ final class Utf8 {
     }
 
     /**
-     * Decodes {@code bytes}; every malformed sequence yields U+FFFD and decoding resumes at the
-     * next byte. Like llama.cpp, overlong forms and surrogates are not rejected.
+     * Decodes {@code bytes}; every malformed sequence, and one that decodes beyond U+10FFFF,
+     * yields U+FFFD and decoding resumes at the next byte. Like llama.cpp, overlong forms and surrogates are not rejected.
      */
     static int[] codePoints(byte[] bytes) {
         int[] out = new int[bytes.length];
@@ -41,17 +41,13 @@ final class Utf8 {
             for (int k = 1; ok && k <= extra; k++) {
                 ok = (bytes[i + k] & 0xC0) == 0x80;
             }
-            if (!ok) {
+            for (int k = 1; ok && k <= extra; k++) {
+                cp = cp << 6 | (bytes[i + k] & 0x3F);
+            }
+            if (!ok || cp > 0x10FFFF) { // beyond Unicode: no code point to encode back
                 out[n++] = 0xFFFD;
                 i++;
                 continue;
-            }
-            for (int k = 1; k <= extra; k++) {
-                cp = cp << 6 | (bytes[i + k] & 0x3F);
-            }
-            if (cp > 0x10FFFF) {
-                throw new IllegalArgumentException("invalid code point U+" + Integer.toHexString(cp).toUpperCase()
-                        + " at byte " + i + " of the text");
             }
             out[n++] = cp;
             i += extra + 1;

@@ -111,4 +111,35 @@ class SessionTest {
                     .hasMessageContaining("needs " + (prompt.length + 1) + " positions but the context holds 64");
         }
     }
+
+    @Test
+    void repliesInOneSessionContinueOneRandomStreamThatTheSeedReproduces() {
+        int[] prompt = model.tokenizer().encode("Tell me a story", true, true);
+        Generation sampled = new Generation(new SamplerSettings(1.5f, 0, 1f, 0f, 1f, 64, 0f, 0f, 42), 12, List.of());
+        try (Session session = model.newSession(256, 64); Session again = model.newSession(256, 64)) {
+            int[] first = session.generate(prompt, sampled, s -> { }, () -> false).tokens();
+            session.reset();
+            int[] second = session.generate(prompt, sampled, s -> { }, () -> false).tokens();
+            assertThat(second).as("the second reply draws new numbers").isNotEqualTo(first);
+            assertThat(again.generate(prompt, sampled, s -> { }, () -> false).tokens()).containsExactly(first);
+            again.reset();
+            assertThat(again.generate(prompt, sampled, s -> { }, () -> false).tokens()).containsExactly(second);
+        }
+    }
+
+    @Test
+    void aFailedCallLeavesNothingHalfCachedBehind() {
+        int[] prompt = model.tokenizer().encode("The whale swims", true, true);
+        try (Session session = model.newSession(256, 8)) {
+            assertThatThrownBy(() -> session.generate(prompt, greedy(8, List.of()), s -> {
+                throw new IllegalStateException("the client went away");
+            }, () -> false)).hasMessage("the client went away");
+            Generation.Result r = session.generate(prompt, greedy(4, List.of()), s -> { }, () -> false);
+            assertThat(r.timings().cachedTokens()).isZero();
+            try (Session fresh = model.newSession(256, 8)) {
+                assertThat(fresh.generate(prompt, greedy(4, List.of()), s -> { }, () -> false).tokens())
+                        .containsExactly(r.tokens());
+            }
+        }
+    }
 }

@@ -145,7 +145,7 @@ class GgufRoundTripTest {
         Path p = dir.resolve("cut.gguf");
         Files.write(p, Arrays.copyOf(whole, whole.length - 40));
         assertThatThrownBy(() -> GgufFile.open(p))
-                .hasMessageContaining("tensor v needs bytes")
+                .hasMessageContaining("tensor v needs 20 bytes")
                 .hasMessageContaining("the file is truncated");
     }
 
@@ -169,6 +169,33 @@ class GgufRoundTripTest {
         ByteBuffer.wrap(whole).order(ByteOrder.LITTLE_ENDIAN).putInt(at, 77);
         Files.write(p, whole);
         assertThatThrownBy(() -> GgufFile.open(p)).hasMessageContaining("tensor v has unknown type id 77");
+    }
+
+    @Test
+    void tensorOffsetsAndShapesThatOverflowOrOverlapAreRefused() throws IOException {
+        byte[] whole = Files.readAllBytes(writeSample());
+        // Tensor "v": name, then 1 dimension (u32), its size (i64), the type id (u32), the offset (i64).
+        int dims = indexOf(whole, new byte[] {1, 0, 0, 0, 0, 0, 0, 0, 'v'}) + 9;
+        int size = dims + 4;
+        int offset = size + 8 + 4;
+        Path p = dir.resolve("bad.gguf");
+
+        byte[] far = whole.clone();
+        ByteBuffer.wrap(far).order(ByteOrder.LITTLE_ENDIAN).putLong(offset, Long.MAX_VALUE - 31);
+        Files.write(p, far);
+        assertThatThrownBy(() -> GgufFile.open(p)).hasMessageContaining("tensor v needs 20 bytes at data offset "
+                + (Long.MAX_VALUE - 31)).hasMessageContaining("truncated or corrupt");
+
+        byte[] huge = whole.clone();
+        ByteBuffer.wrap(huge).order(ByteOrder.LITTLE_ENDIAN).putLong(size, 1L << 62);
+        Files.write(p, huge);
+        assertThatThrownBy(() -> GgufFile.open(p))
+                .hasMessage(p + ": tensor v has shape [" + (1L << 62) + "], too large to address: the file is corrupt");
+
+        byte[] shared = whole.clone();
+        ByteBuffer.wrap(shared).order(ByteOrder.LITTLE_ENDIAN).putLong(offset, 0);
+        Files.write(p, shared);
+        assertThatThrownBy(() -> GgufFile.open(p)).hasMessage(p + ": tensors m and v overlap in the file: it is corrupt");
     }
 
     @Test

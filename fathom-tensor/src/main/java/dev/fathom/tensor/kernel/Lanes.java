@@ -3,6 +3,7 @@ package dev.fathom.tensor.kernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -44,16 +45,38 @@ final class Lanes {
             ? VectorSpecies.of(short.class, VectorShape.forBitSize(256)) : S;
     static final VectorSpecies<Byte> B_FOR_S16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
 
-    /** Bytes that widen into a full vector of floats (one per lane). */
-    static final VectorSpecies<Byte> B_FOR_F = VectorSpecies.of(byte.class, VectorShape.forBitSize(BITS / 4));
+    /**
+     * Bytes that widen into a full vector of floats or ints (one per lane), by part 0 of the
+     * conversion. No byte vector is narrower than 64 bits, so on 128-bit machines this one holds
+     * twice the bytes needed: read it with {@link #bytesForFloats}, which never reads past them.
+     */
+    static final VectorSpecies<Byte> B_FOR_F = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, BITS / 4)));
+    /** Whether {@link #B_FOR_F} is wider than the bytes one vector of floats takes (128-bit machines). */
+    private static final boolean B_FOR_F_PADDED = B_FOR_F.length() > F.length();
+    private static final VectorSpecies<Integer> I_64 = IntVector.SPECIES_64;
 
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** Little-endian like the lane order of {@code reinterpretAsBytes}. */
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
     static {
         if (32 % S.length() != 0 || 16 % S16.length() != 0) {
             throw new ExceptionInInitializerError("unsupported vector width: " + BITS + " bits");
         }
+    }
+
+    /**
+     * The {@code F.length()} bytes at {@code offset} in the low lanes of a {@link #B_FOR_F} vector.
+     * A padded vector is filled from one int load, so the last block of a tensor never reads
+     * beyond its end. The branch is on a constant, and the method is small enough that C2
+     * inlines it into every kernel.
+     */
+    static ByteVector bytesForFloats(MemorySegment segment, long offset) {
+        if (B_FOR_F_PADDED) {
+            return IntVector.broadcast(I_64, segment.get(INT_LE, offset)).reinterpretAsBytes();
+        }
+        return ByteVector.fromMemorySegment(B_FOR_F, segment, offset, LE);
     }
 
     /** The f16 value at {@code offset}. */

@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
@@ -44,7 +43,7 @@ final class Q4_0Kernel extends WeightKernel {
             float d = Lanes.f16(src, block);
             int out = dstOffset + b * BLOCK;
             for (int c = 0; c < 16; c += F.length()) {
-                ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 2 + c, LE);
+                ByteVector raw = Lanes.bytesForFloats(src, block + 2 + c);
                 FloatVector lo = (FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0);
                 FloatVector hi = (FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0);
                 lo.sub(8f).mul(d).intoArray(dst, out + c);

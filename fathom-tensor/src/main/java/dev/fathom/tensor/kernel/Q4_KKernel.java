@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
@@ -56,7 +55,7 @@ final class Q4_KKernel extends WeightKernel {
                 float d1 = d * (int) (scales >>> (16 * j + 8) & 0xFF);
                 float m1 = -dmin * (int) (mins >>> (16 * j + 8) & 0xFF);
                 for (int c = 0; c < 32; c += F.length()) {
-                    ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 16 + 32 * j + c, LE);
+                    ByteVector raw = Lanes.bytesForFloats(src, block + 16 + 32 * j + c);
                     ((FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).fma(d0, m0)
                             .intoArray(dst, out + 64 * j + c);
                     ((FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)).fma(d1, m1)

@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
@@ -45,7 +44,7 @@ final class Q5_0Kernel extends WeightKernel {
             int high = src.get(ValueLayout.JAVA_INT_UNALIGNED, block + 2);
             int out = dstOffset + b * BLOCK;
             for (int c = 0; c < 16; c += F.length()) {
-                ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 6 + c, LE);
+                ByteVector raw = Lanes.bytesForFloats(src, block + 6 + c);
                 FloatVector lo = (FloatVector) raw.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)
                         .add(FifthBits.spreadFloats(high >>> c));
                 FloatVector hi = (FloatVector) raw.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)

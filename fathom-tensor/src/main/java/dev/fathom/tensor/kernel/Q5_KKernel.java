@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
@@ -54,8 +53,8 @@ final class Q5_KKernel extends WeightKernel {
                 float d1 = d * (int) (scales >>> (16 * j + 8) & 0xFF);
                 float m1 = -dmin * (int) (mins >>> (16 * j + 8) & 0xFF);
                 for (int c = 0; c < 32; c += F.length()) {
-                    ByteVector raw = ByteVector.fromMemorySegment(B_FOR_F, src, block + 48 + 32 * j + c, LE);
-                    ByteVector fifth = ByteVector.fromMemorySegment(B_FOR_F, src, block + 16 + c, LE)
+                    ByteVector raw = Lanes.bytesForFloats(src, block + 48 + 32 * j + c);
+                    ByteVector fifth = Lanes.bytesForFloats(src, block + 16 + c)
                             .lanewise(VectorOperators.LSHR, 2 * j);
                     ((FloatVector) raw.and((byte) 0xF).or(fifth.and((byte) 1).lanewise(VectorOperators.LSHL, 4))
                             .convertShape(VectorOperators.B2F, F, 0)).fma(d0, m0).intoArray(dst, out + 64 * j + c);

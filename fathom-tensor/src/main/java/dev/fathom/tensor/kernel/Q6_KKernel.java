@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
@@ -50,9 +49,9 @@ final class Q6_KKernel extends WeightKernel {
                 long low = block + e / 2;
                 long high = block + 128 + e / 4;
                 for (int c = 0; c < 32; c += F.length()) {
-                    ByteVector low0 = ByteVector.fromMemorySegment(B_FOR_F, src, low + c, LE);
-                    ByteVector low1 = ByteVector.fromMemorySegment(B_FOR_F, src, low + 32 + c, LE);
-                    ByteVector bits = ByteVector.fromMemorySegment(B_FOR_F, src, high + c, LE);
+                    ByteVector low0 = Lanes.bytesForFloats(src, low + c);
+                    ByteVector low1 = Lanes.bytesForFloats(src, low + 32 + c);
+                    ByteVector bits = Lanes.bytesForFloats(src, high + c);
                     for (int k = 0; k < 4; k++) {
                         ByteVector nibbles = (k & 1) == 0 ? low0 : low1;
                         ByteVector q = (k < 2 ? nibbles.and((byte) 0xF) : nibbles.lanewise(VectorOperators.LSHR, 4))
@@ -108,7 +107,7 @@ final class Q6_KKernel extends WeightKernel {
             float d = Lanes.f16(w, block + 208) * qx.d[b];
             IntVector scaledSums = IntVector.zero(I);
             for (int g = 0; g < 16; g += I.length()) {
-                scaledSums = scaledSums.add(((IntVector) ByteVector.fromMemorySegment(B_FOR_F, w, block + 192 + g, LE)
+                scaledSums = scaledSums.add(((IntVector) Lanes.bytesForFloats(w, block + 192 + g)
                         .convertShape(VectorOperators.B2I, I, 0)).mul(IntVector.fromArray(I, sums16, b * 16 + g)));
             }
             int offsetSum = scaledSums.reduceLanes(VectorOperators.ADD);

@@ -1,6 +1,5 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_F;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
@@ -40,7 +39,7 @@ final class Q8_0Kernel extends WeightKernel {
             long block = offset + (long) b * BYTES;
             float d = Lanes.f16(src, block);
             for (int c = 0; c < BLOCK; c += F.length()) {
-                ((FloatVector) ByteVector.fromMemorySegment(B_FOR_F, src, block + 2 + c, LE)
+                ((FloatVector) Lanes.bytesForFloats(src, block + 2 + c)
                         .convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOffset + b * BLOCK + c);
             }
         }
@@ -59,7 +58,9 @@ final class Q8_0Kernel extends WeightKernel {
             float id = d != 0 ? 1 / d : 0;
             dst.set(F16, block, Float.floatToFloat16(d));
             for (int i = 0; i < BLOCK; i++) {
-                dst.set(ValueLayout.JAVA_BYTE, block + 2 + i, (byte) Math.round(src[base + i] * id));
+                float x = src[base + i] * id;
+                // roundf, as ggml's reference quantizer: ties away from zero (Math.round takes them up).
+                dst.set(ValueLayout.JAVA_BYTE, block + 2 + i, (byte) Math.copySign(Math.round(Math.abs(x)), x));
             }
         }
     }

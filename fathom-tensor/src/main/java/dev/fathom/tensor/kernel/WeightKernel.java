@@ -53,9 +53,4 @@ public abstract sealed class WeightKernel
      * in this kernel's {@link #activationFormat()}.
      */
     public abstract float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n);
-
-    /** Bytes of {@code n} values of this type. */
-    public final long bytes(int n) {
-        return type().bytesFor(n);
-    }
 }
