@@ -1,6 +1,7 @@
 package dev.fathom.model;
 
 import dev.fathom.model.arch.Batch;
+import dev.fathom.model.arch.DeepSeek2;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
 import dev.fathom.model.arch.Llama;
@@ -39,13 +40,16 @@ public final class Model implements AutoCloseable {
         Parallel parallel = null;
         try {
             String architecture = gguf.getString("general.architecture");
-            if (!architecture.equals("llama") && !architecture.equals("qwen2")) {
+            if (!architecture.equals("llama") && !architecture.equals("qwen2") && !architecture.equals("deepseek2")) {
                 throw new GgufException(path + ": unknown architecture '" + architecture
-                        + "' (general.architecture); supported: llama, qwen2");
+                        + "' (general.architecture); supported: llama, qwen2, deepseek2");
             }
             Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
             parallel = new Parallel(threads);
-            LanguageModel network = Llama.load(gguf, tokenizer.vocabularySize(), new MatMul(parallel));
+            MatMul matmul = new MatMul(parallel);
+            LanguageModel network = architecture.equals("deepseek2")
+                    ? DeepSeek2.load(gguf, tokenizer.vocabularySize(), matmul)
+                    : Llama.load(gguf, tokenizer.vocabularySize(), matmul);
             return new Model(gguf, tokenizer, network, parallel);
         } catch (RuntimeException e) {
             if (parallel != null) {

@@ -25,7 +25,7 @@ class ModelFileErrorsTest {
         Path file = new GgufEdit().set("general.architecture", GgufValue.of(GgufType.STRING, "mamba"))
                 .apply(good, dir.resolve("mamba.gguf"));
         assertThatThrownBy(() -> Model.open(file, 1)).isInstanceOf(GgufException.class)
-                .hasMessage(file + ": unknown architecture 'mamba' (general.architecture); supported: llama, qwen2");
+                .hasMessage(file + ": unknown architecture 'mamba' (general.architecture); supported: llama, qwen2, deepseek2");
     }
 
     @Test
@@ -62,5 +62,32 @@ class ModelFileErrorsTest {
                 .apply(good, dir.resolve("heads.gguf"));
         assertThatThrownBy(() -> Model.open(file, 1)).isInstanceOf(GgufException.class)
                 .hasMessage(file + ": metadata qwen2.attention.head_count = 0 must be positive");
+    }
+
+    @Test
+    void anOlderDeepSeekFileWithTheUnsplitKvProjectionIsNamed() {
+        Path file = new GgufEdit().dropKey("deepseek2.attention.key_length_mla").dropKey("deepseek2.attention.value_length_mla")
+                .apply(deepSeek(), dir.resolve("kv_b.gguf"));
+        assertThatThrownBy(() -> Model.open(file, 1)).isInstanceOf(GgufException.class)
+                .hasMessage(file + ": this deepseek2 file stores the unsplit attn_kv_b of older converters "
+                        + "(no attention.key_length_mla); convert it again with a current llama.cpp");
+    }
+
+    @Test
+    void aMissingExpertTensorIsNamed() {
+        Path file = new GgufEdit().dropTensor("blk.2.ffn_up_exps.weight").apply(deepSeek(), dir.resolve("experts.gguf"));
+        assertThatThrownBy(() -> Model.open(file, 1)).hasMessage(file + ": required tensor blk.2.ffn_up_exps.weight is missing");
+    }
+
+    @Test
+    void routingThatCannotPickEnoughExpertsIsNamed() {
+        Path file = new GgufEdit().set("deepseek2.expert_used_count", GgufValue.of(GgufType.UINT32, 9))
+                .apply(deepSeek(), dir.resolve("routing.gguf"));
+        assertThatThrownBy(() -> Model.open(file, 1))
+                .hasMessage(file + ": 8 experts with 9 used per token cannot route");
+    }
+
+    private static Path deepSeek() {
+        return TestModels.get(Spec.deepSeekV3(GgmlType.Q8_0));
     }
 }

@@ -26,6 +26,19 @@ final class Ops {
         }
     }
 
+    /** The RMS norm of the {@code n} values of {@code x} at {@code offset}, in place. */
+    static void rmsNormInPlace(float[] x, int offset, float[] weight, float eps, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[offset + i];
+            sum += v * v;
+        }
+        float scale = 1f / (float) Math.sqrt((float) (sum / n) + eps);
+        for (int i = 0; i < n; i++) {
+            x[offset + i] = x[offset + i] * scale * weight[i];
+        }
+    }
+
     /** x += y over the first {@code n} values. */
     static void add(float[] x, float[] y, int n) {
         for (int i = 0; i < n; i++) {
@@ -83,4 +96,26 @@ final class Ops {
         }
     }
 
+    /**
+     * The rotary angles of one position with YaRN, as ggml's rope_yarn computes them: pair i's
+     * angle mixes the interpolated angle (× freqScale) with the original one by a ramp that is 1
+     * below pair {@code low} and 0 above {@code high}; cosines and sines are scaled by mscale.
+     */
+    static void ropeAnglesYarn(int position, DeepSeek2Config.Rope rope, int ropeDim, float[] cos, float[] sin,
+            int table) {
+        float step = (float) Math.pow(rope.base(), -2.0f / ropeDim);
+        float theta = position;
+        for (int i = 0; i < ropeDim / 2; i++) {
+            float interpolated = rope.freqScale() * theta;
+            float angle = interpolated;
+            if (rope.extFactor() != 0f) {
+                float y = (i - rope.low()) / Math.max(0.001f, rope.high() - rope.low());
+                float mix = (1 - Math.min(1f, Math.max(0f, y))) * rope.extFactor();
+                angle = interpolated * (1 - mix) + theta * mix;
+            }
+            cos[table + i] = (float) Math.cos(angle) * rope.mscale();
+            sin[table + i] = (float) Math.sin(angle) * rope.mscale();
+            theta *= step;
+        }
+    }
 }

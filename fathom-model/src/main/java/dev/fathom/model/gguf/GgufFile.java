@@ -251,6 +251,27 @@ public final class GgufFile implements AutoCloseable {
         return new Matrix(name, t.type(), data(t), (int) rows, (int) cols);
     }
 
+    /**
+     * The 3-D tensor {@code name} of shape [cols, rows, count] as {@code count} matrices of rows ×
+     * cols, one per slice along ne2 (the experts of a MoE layer, the heads of MLA's projections).
+     */
+    public Matrix[] matrices(String name, long cols, long rows, int count) {
+        TensorInfo t = requireTensor(name);
+        long[] s = t.shape();
+        if (s.length != 3 || s[0] != cols || s[1] != rows || s[2] != count) {
+            throw new GgufException(path + ": tensor " + name + " has shape " + t.shapeString() + ", expected ["
+                    + cols + ", " + rows + ", " + count + "]");
+        }
+        requireKernels(t);
+        MemorySegment all = data(t);
+        long bytes = rows * t.type().bytesFor(cols);
+        Matrix[] out = new Matrix[count];
+        for (int i = 0; i < count; i++) {
+            out[i] = new Matrix(name + "[" + i + "]", t.type(), all.asSlice(i * bytes, bytes), (int) rows, (int) cols);
+        }
+        return out;
+    }
+
     /** A 1-D tensor of {@code n} values (norm weights, biases), decoded to floats. */
     public float[] vector(String name, long n) {
         TensorInfo t = requireTensor(name);

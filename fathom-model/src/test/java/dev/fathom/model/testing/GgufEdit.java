@@ -17,10 +17,16 @@ import java.util.Set;
 public final class GgufEdit {
     private final Map<String, GgufValue> metadata = new HashMap<>();
     private final Set<String> dropped = new HashSet<>();
+    private final Set<String> droppedKeys = new HashSet<>();
     private final Map<String, GgmlType> retyped = new HashMap<>();
 
     public GgufEdit set(String key, GgufValue value) {
         metadata.put(key, value);
+        return this;
+    }
+
+    public GgufEdit dropKey(String key) {
+        droppedKeys.add(key);
         return this;
     }
 
@@ -38,7 +44,11 @@ public final class GgufEdit {
     public Path apply(Path source, Path target) {
         try (GgufFile in = GgufFile.open(source)) {
             GgufWriter out = new GgufWriter();
-            in.metadata().forEach((k, v) -> out.put(k, metadata.getOrDefault(k, v)));
+            in.metadata().forEach((k, v) -> {
+                if (!droppedKeys.contains(k)) {
+                    out.put(k, metadata.getOrDefault(k, v));
+                }
+            });
             metadata.forEach((k, v) -> {
                 if (!in.has(k)) {
                     out.put(k, v);

@@ -33,6 +33,20 @@ public final class TestModels {
             return new Spec("llama", type, 2, 2);
         }
 
+        /**
+         * DeepSeek-V2-Lite's design: no query bottleneck, softmax routing without groups, a
+         * dense first layer. 27 layers, because that is how llama.cpp recognises a model
+         * without a query bottleneck.
+         */
+        public static Spec deepSeekV2Lite(GgmlType type) {
+            return new Spec("deepseek2-lite", type, 27, 3);
+        }
+
+        /** DeepSeek-V3's design: query bottleneck, sigmoid routing with bias and groups, YaRN. */
+        public static Spec deepSeekV3(GgmlType type) {
+            return new Spec("deepseek2-v3", type, 4, 4);
+        }
+
         String fileName() {
             return architecture + "-" + type.name().toLowerCase() + "-l" + layers + "-s" + seed + "-v" + VERSION + ".gguf";
         }
@@ -69,6 +83,10 @@ public final class TestModels {
     }
 
     private static void write(Spec spec, Path file) throws IOException {
+        if (spec.architecture.startsWith("deepseek2")) {
+            writeDeepSeek2(spec, file);
+            return;
+        }
         boolean qwen = spec.architecture.equals("qwen2");
         Vocabulary v = qwen ? qwenDistillVocabulary() : llamaDistillVocabulary();
         String a = spec.architecture + ".";
@@ -176,8 +194,12 @@ public final class TestModels {
     }
 
     private static float[] norm(SplittableRandom random) {
-        float[] x = new float[DIM];
-        for (int i = 0; i < DIM; i++) {
+        return norm(random, DIM);
+    }
+
+    private static float[] norm(SplittableRandom random, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
             x[i] = 0.8f + 0.4f * (float) random.nextDouble();
         }
         return x;
@@ -204,6 +226,154 @@ public final class TestModels {
             }
         }
         return factors;
+    }
+
+    // ---- deepseek2 ----
+
+    static final int MLA_HEADS = 4;
+    static final int NOPE = 32;
+    static final int ROPE = 32;
+    static final int VALUE = DIM / MLA_HEADS;
+    static final int KV_LORA = 256;
+    static final int Q_LORA = 256;
+    static final int EXPERTS = 8;
+    static final int EXPERT_FFN = 256;
+
+    /**
+     * A deepseek2 file as llama.cpp's converter writes one (split attn_k_b and attn_v_b, MLA as
+     * one kv head over the latent), with DeepSeek-V3's vocabulary and the R1 chat template.
+     */
+    private static void writeDeepSeek2(Spec spec, Path file) throws IOException {
+        boolean v3 = spec.architecture.equals("deepseek2-v3");
+        Vocabulary v = deepSeekV3Vocabulary("deepseek-v3");
+        String a = "deepseek2.";
+        int keyDim = NOPE + ROPE;
+        GgufWriter w = new GgufWriter()
+                .putString("general.architecture", "deepseek2")
+                .putString("general.name", "fathom-test-" + spec.fileName())
+                .putUint32(a + "context_length", v3 ? 163840 : 4096)
+                .putUint32(a + "embedding_length", DIM)
+                .putUint32(a + "block_count", spec.layers)
+                .putUint32(a + "feed_forward_length", FFN)
+                .putUint32(a + "attention.head_count", MLA_HEADS)
+                .putUint32(a + "attention.head_count_kv", 1)
+                .putUint32(a + "attention.key_length", KV_LORA + ROPE)
+                .putUint32(a + "attention.value_length", KV_LORA)
+                .putUint32(a + "attention.key_length_mla", keyDim)
+                .putUint32(a + "attention.value_length_mla", VALUE)
+                .putUint32(a + "attention.kv_lora_rank", KV_LORA)
+                .putFloat32(a + "attention.layer_norm_rms_epsilon", 1e-6f)
+                .putUint32(a + "rope.dimension_count", ROPE)
+                .putFloat32(a + "rope.freq_base", 10000f)
+                .putUint32(a + "leading_dense_block_count", 1)
+                .putUint32(a + "expert_count", EXPERTS)
+                .putUint32(a + "expert_used_count", 2)
+                .putUint32(a + "expert_shared_count", v3 ? 1 : 2)
+                .putUint32(a + "expert_feed_forward_length", EXPERT_FFN)
+                .putFloat32(a + "expert_weights_scale", v3 ? 2.5f : 1f)
+                .putBool(a + "expert_weights_norm", v3)
+                .putUint32(a + "expert_gating_func", v3 ? 2 : 1)
+                .putString("tokenizer.ggml.model", "gpt2")
+                .putString("tokenizer.ggml.pre", v.pre)
+                .putStrings("tokenizer.ggml.tokens", v.tokens)
+                .putInt32s("tokenizer.ggml.token_type", v.types)
+                .putStrings("tokenizer.ggml.merges", v.merges)
+                .putUint32("tokenizer.ggml.bos_token_id", v.bos)
+                .putUint32("tokenizer.ggml.eos_token_id", v.eos)
+                .putUint32("tokenizer.ggml.padding_token_id", v.eos)
+                .putBool("tokenizer.ggml.add_bos_token", true)
+                .putBool("tokenizer.ggml.add_eos_token", false)
+                .putString("tokenizer.chat_template", v.template);
+        if (v3) {
+            w.putUint32(a + "attention.q_lora_rank", Q_LORA)
+                    .putUint32(a + "expert_group_count", 4)
+                    .putUint32(a + "expert_group_used_count", 2)
+                    .putString(a + "rope.scaling.type", "yarn")
+                    .putFloat32(a + "rope.scaling.factor", 40f)
+                    .putUint32(a + "rope.scaling.original_context_length", 4096)
+                    .putFloat32(a + "rope.scaling.yarn_log_multiplier", 0.1f);
+        }
+        SplittableRandom random = new SplittableRandom(spec.seed);
+        int vocab = v.tokens.length;
+        float[] embedding = gaussian(random, vocab * DIM, 1f);
+        w.addTensor("token_embd.weight", GgmlType.Q8_0, new long[] {DIM, vocab}, embedding);
+        w.addTensor("output_norm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
+        w.addTensor("output.weight", spec.type, new long[] {DIM, vocab}, successorHead(random, embedding, v.normalTokens));
+        // The per-head k_b rows are only NOPE wide: too short for the 256-blocks of the K-quants,
+        // which llama.cpp's quantizer replaces by a type whose blocks fit, as here.
+        GgmlType narrow = NOPE % spec.type.blockSize == 0 ? spec.type : GgmlType.Q8_0;
+        float depth = (float) Math.sqrt(spec.layers / 2.0); // keeps the residual stream's sum of layers moderate
+        for (int l = 0; l < spec.layers; l++) {
+            String b = "blk." + l + ".";
+            w.addTensor(b + "attn_norm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
+            if (v3) {
+                w.addTensor(b + "attn_q_a.weight", spec.type, new long[] {DIM, Q_LORA}, projection(random, DIM, Q_LORA));
+                w.addTensor(b + "attn_q_a_norm.weight", GgmlType.F32, new long[] {Q_LORA}, norm(random, Q_LORA));
+                w.addTensor(b + "attn_q_b.weight", spec.type, new long[] {Q_LORA, MLA_HEADS * keyDim},
+                        projection(random, Q_LORA, MLA_HEADS * keyDim));
+            } else {
+                w.addTensor(b + "attn_q.weight", spec.type, new long[] {DIM, MLA_HEADS * keyDim},
+                        projection(random, DIM, MLA_HEADS * keyDim));
+            }
+            w.addTensor(b + "attn_kv_a_mqa.weight", spec.type, new long[] {DIM, KV_LORA + ROPE},
+                    projection(random, DIM, KV_LORA + ROPE));
+            w.addTensor(b + "attn_kv_a_norm.weight", GgmlType.F32, new long[] {KV_LORA}, norm(random, KV_LORA));
+            w.addTensor(b + "attn_k_b.weight", narrow, new long[] {NOPE, KV_LORA, MLA_HEADS},
+                    projection(random, NOPE, KV_LORA * MLA_HEADS));
+            w.addTensor(b + "attn_v_b.weight", spec.type, new long[] {KV_LORA, VALUE, MLA_HEADS},
+                    projection(random, KV_LORA, VALUE * MLA_HEADS));
+            w.addTensor(b + "attn_output.weight", spec.type, new long[] {MLA_HEADS * VALUE, DIM},
+                    scaled(residual(random, MLA_HEADS * VALUE, DIM), 1 / depth));
+            w.addTensor(b + "ffn_norm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
+            if (l == 0) {
+                w.addTensor(b + "ffn_gate.weight", spec.type, new long[] {DIM, FFN}, projection(random, DIM, FFN));
+                w.addTensor(b + "ffn_up.weight", spec.type, new long[] {DIM, FFN}, projection(random, DIM, FFN));
+                w.addTensor(b + "ffn_down.weight", spec.type, new long[] {FFN, DIM}, scaled(residual(random, FFN, DIM), 1 / depth));
+                continue;
+            }
+            int shared = (v3 ? 1 : 2) * EXPERT_FFN;
+            w.addTensor(b + "ffn_gate_inp.weight", GgmlType.F32, new long[] {DIM, EXPERTS}, projection(random, DIM, EXPERTS));
+            if (v3) {
+                w.addTensor(b + "exp_probs_b.bias", GgmlType.F32, new long[] {EXPERTS}, decisiveBias(random));
+            }
+            w.addTensor(b + "ffn_gate_exps.weight", spec.type, new long[] {DIM, EXPERT_FFN, EXPERTS},
+                    projection(random, DIM, EXPERT_FFN * EXPERTS));
+            w.addTensor(b + "ffn_up_exps.weight", spec.type, new long[] {DIM, EXPERT_FFN, EXPERTS},
+                    projection(random, DIM, EXPERT_FFN * EXPERTS));
+            w.addTensor(b + "ffn_down_exps.weight", spec.type, new long[] {EXPERT_FFN, DIM, EXPERTS},
+                    scaled(residual(random, EXPERT_FFN, DIM * EXPERTS), 1 / depth));
+            w.addTensor(b + "ffn_gate_shexp.weight", spec.type, new long[] {DIM, shared}, projection(random, DIM, shared));
+            w.addTensor(b + "ffn_up_shexp.weight", spec.type, new long[] {DIM, shared}, projection(random, DIM, shared));
+            w.addTensor(b + "ffn_down_shexp.weight", spec.type, new long[] {shared, DIM},
+                    scaled(residual(random, shared, DIM), 1 / depth));
+        }
+        w.write(file);
+    }
+
+    /**
+     * A balancing bias whose steps (1.1) exceed the sigmoid scores' range, so that it alone
+     * decides which groups and experts are selected, while the scores still weight them. With
+     * random routing and quantized weights, some token's k-th and (k+1)-th experts come within
+     * rounding noise of each other over a few hundred routing decisions, and the two engines
+     * then pick different experts, both correctly: a decisive bias keeps the greedy comparison
+     * meaningful. Token-dependent routing is compared on the V2-Lite shape, where softmax
+     * scores do not tie this way, and exactly with f32 weights.
+     */
+    private static float[] decisiveBias(SplittableRandom random) {
+        float[] bias = new float[EXPERTS];
+        for (int e = 0; e < EXPERTS; e++) {
+            int j = random.nextInt(e + 1);
+            bias[e] = bias[j];
+            bias[j] = 1.1f * e;
+        }
+        return bias;
+    }
+
+    private static float[] scaled(float[] x, float factor) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] *= factor;
+        }
+        return x;
     }
 
     // ---- vocabularies ----
@@ -278,9 +448,35 @@ public final class TestModels {
                 template("deepseek-ai-DeepSeek-R1-Distill-Llama-8B"), 128000);
     }
 
+    /** DeepSeek-V3's vocabulary (129,280 tokens), with the given pre-tokenizer and the R1 chat template. */
+    static Vocabulary deepSeekV3Vocabulary(String pre) throws IOException {
+        JsonNode tokenizer = tokenizerJson("tokenizer-deepseek_v3");
+        String[] tokens = new String[129280];
+        int[] types = new int[tokens.length];
+        List<String> merges = new ArrayList<>();
+        bpe(tokenizer, tokens, merges);
+        java.util.Arrays.fill(types, 0, 128000, Tokenizer.NORMAL);
+        for (JsonNode added : tokenizer.get("added_tokens")) {
+            int id = added.get("id").asInt();
+            String text = added.get("content").asString();
+            tokens[id] = text;
+            // As the GGUF converter types them: special, or shaped like a special token.
+            boolean looksSpecial = (text.startsWith("<｜") && text.endsWith("｜>")) || (text.startsWith("<|") && text.endsWith("|>"));
+            types[id] = added.get("special").asBoolean() || looksSpecial ? Tokenizer.CONTROL : Tokenizer.USER_DEFINED;
+        }
+        for (int id = 0; id < tokens.length; id++) {
+            if (tokens[id] == null) {
+                tokens[id] = "[PAD" + id + "]";
+                types[id] = Tokenizer.UNUSED;
+            }
+        }
+        return new Vocabulary(tokens, types, merges.toArray(String[]::new), 0, 1, pre,
+                template("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"), 128000);
+    }
+
     /**
      * A vocabulary-only file (llama hyper-parameters, no tensors) with DeepSeek-V3's tokenizer
-     * (129,280 tokens) and the given pre-tokenizer, for checking tokenization alone.
+     * and the given pre-tokenizer, for checking tokenization alone.
      */
     public static synchronized Path deepSeekVocabulary(String pre) {
         Path file = LlamaCpp.referenceDir().getParent().resolve("target/test-models/vocab-deepseek-v3-" + pre + "-v" + VERSION + ".gguf");
@@ -288,26 +484,7 @@ public final class TestModels {
             return file;
         }
         try {
-            JsonNode tokenizer = tokenizerJson("tokenizer-deepseek_v3");
-            String[] tokens = new String[129280];
-            int[] types = new int[tokens.length];
-            List<String> merges = new ArrayList<>();
-            bpe(tokenizer, tokens, merges);
-            java.util.Arrays.fill(types, 0, 128000, Tokenizer.NORMAL);
-            for (JsonNode added : tokenizer.get("added_tokens")) {
-                int id = added.get("id").asInt();
-                String text = added.get("content").asString();
-                tokens[id] = text;
-                // As the GGUF converter types them: special, or shaped like a special token.
-                boolean looksSpecial = (text.startsWith("<｜") && text.endsWith("｜>")) || (text.startsWith("<|") && text.endsWith("|>"));
-                types[id] = added.get("special").asBoolean() || looksSpecial ? Tokenizer.CONTROL : Tokenizer.USER_DEFINED;
-            }
-            for (int id = 0; id < tokens.length; id++) {
-                if (tokens[id] == null) {
-                    tokens[id] = "[PAD" + id + "]";
-                    types[id] = Tokenizer.UNUSED;
-                }
-            }
+            Vocabulary v = deepSeekV3Vocabulary(pre);
             new GgufWriter()
                     .putString("general.architecture", "llama")
                     .putUint32("llama.context_length", 4096)
@@ -318,11 +495,11 @@ public final class TestModels {
                     .putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-6f)
                     .putString("tokenizer.ggml.model", "gpt2")
                     .putString("tokenizer.ggml.pre", pre)
-                    .putStrings("tokenizer.ggml.tokens", tokens)
-                    .putInt32s("tokenizer.ggml.token_type", types)
-                    .putStrings("tokenizer.ggml.merges", merges.toArray(String[]::new))
-                    .putUint32("tokenizer.ggml.bos_token_id", 0)
-                    .putUint32("tokenizer.ggml.eos_token_id", 1)
+                    .putStrings("tokenizer.ggml.tokens", v.tokens)
+                    .putInt32s("tokenizer.ggml.token_type", v.types)
+                    .putStrings("tokenizer.ggml.merges", v.merges)
+                    .putUint32("tokenizer.ggml.bos_token_id", v.bos)
+                    .putUint32("tokenizer.ggml.eos_token_id", v.eos)
                     .putBool("tokenizer.ggml.add_bos_token", true)
                     .write(file);
             return file;

@@ -1,0 +1,559 @@
+package dev.fathom.model.arch;
+
+import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.tensor.Activations;
+import dev.fathom.tensor.MatMul;
+import dev.fathom.tensor.Matrix;
+import dev.fathom.tensor.kernel.VectorMath;
+import java.util.Arrays;
+
+/**
+ * DeepSeek-V2, V3 and R1 (GGUF {@code deepseek2}): Multi-head Latent Attention and DeepSeekMoE.
+ *
+ * <pre>
+ * x = embed(token)
+ * per layer:  h = rmsnorm(x)·w_attn
+ *             q = Wqb · rmsnorm(Wqa h)  (or Wq h);  per head q = [q_nope (d_nope) ; q_rope (d_rope)]
+ *             [c ; k_rope] = Wkva h;  c = rmsnorm(c);  q_rope, k_rope = rope(q_rope, k_rope, pos)
+ *             cache [c ; k_rope]                      (the latent: kv_lora_rank + d_rope values per token)
+ *             per head: q̃ = Wkb_hᵀ q_nope  (absorbed into the latent's space)
+ *                       a = softmax(s · ([q̃ ; q_rope] · [c_t ; k_rope,t]))  over t ≤ pos
+ *                       o_h = Wvb_h · Σ_t a_t c_t
+ *             x += Wo · concat_h(o_h)
+ *             h = rmsnorm(x)·w_ffn
+ *             dense layers:  x += Wdown (silu(Wgate h) ⊙ Wup h)
+ *             MoE layers:    x += Σ_{e ∈ top-k} w_e · expert_e(h) + shared(h)
+ * logits = Wout · rmsnorm(x)·w_out
+ * </pre>
+ *
+ * The cache holds only the latent and the shared rotary key (576 values per token and layer in
+ * V3, instead of 128 heads × 2 × 128 for plain multi-head attention): attention runs in the
+ * latent space at every step, which is the absorbed form of the projections.
+ */
+public final class DeepSeek2 implements LanguageModel {
+    /**
+     * One block's weights. {@code in} are the projections of the normed input, multiplied in one
+     * pass: {Wqa, Wkva} with a query bottleneck, else {Wq, Wkva}. {@code kb[h]} maps head h's
+     * q_nope into the latent (kv_lora_rank × d_nope), {@code vb[h]} the latent to its value
+     * (d_v × kv_lora_rank). A dense layer has {@code gateUp}/{@code down}; a MoE layer has the
+     * router, its bias (V3), and per expert {gate, up} and down, plus the shared experts.
+     */
+    private record Layer(float[] attnNorm, Matrix[] in, float[] qaNorm, Matrix qb, float[] kvaNorm, Matrix[] kb,
+            Matrix[] vb, Matrix wo, float[] ffnNorm, Matrix[] gateUp, Matrix down, Matrix router, float[] routerBias,
+            Matrix[][] expertGateUp, Matrix[] expertDown) {
+    }
+
+    private final DeepSeek2Config config;
+    private final Matrix tokenEmbedding;
+    private final Layer[] layers;
+    private final float[] outputNorm;
+    private final Matrix output;
+    private final MatMul matmul;
+    private Scratch scratch;
+
+    private DeepSeek2(DeepSeek2Config config, Matrix tokenEmbedding, Layer[] layers, float[] outputNorm, Matrix output,
+            MatMul matmul) {
+        this.config = config;
+        this.tokenEmbedding = tokenEmbedding;
+        this.layers = layers;
+        this.outputNorm = outputNorm;
+        this.output = output;
+        this.matmul = matmul;
+    }
+
+    /** Binds the weights of {@code gguf} (used in place; the file must stay open). */
+    public static DeepSeek2 load(GgufFile gguf, int vocabularySize, MatMul matmul) {
+        DeepSeek2Config c = DeepSeek2Config.from(gguf, vocabularySize);
+        int dim = c.dim();
+        int heads = c.heads();
+        int qWidth = heads * c.keyDim();
+        Matrix embedding = gguf.matrix("token_embd.weight", dim, vocabularySize);
+        Layer[] layers = new Layer[c.layers()];
+        for (int l = 0; l < layers.length; l++) {
+            String b = "blk." + l + ".";
+            Matrix kva = gguf.matrix(b + "attn_kv_a_mqa.weight", dim, c.cacheWidth());
+            boolean lowRank = c.qLoraRank() > 0;
+            Matrix[] in = lowRank
+                    ? new Matrix[] {gguf.matrix(b + "attn_q_a.weight", dim, c.qLoraRank()), kva}
+                    : new Matrix[] {gguf.matrix(b + "attn_q.weight", dim, qWidth), kva};
+            boolean moe = c.isMoe(l);
+            Matrix[][] expertGateUp = null;
+            Matrix[] expertDown = null;
+            if (moe) {
+                Matrix[] gate = gguf.matrices(b + "ffn_gate_exps.weight", dim, c.expertFfnDim(), c.experts());
+                Matrix[] up = gguf.matrices(b + "ffn_up_exps.weight", dim, c.expertFfnDim(), c.experts());
+                expertGateUp = new Matrix[c.experts()][];
+                for (int e = 0; e < c.experts(); e++) {
+                    expertGateUp[e] = new Matrix[] {gate[e], up[e]};
+                }
+                expertDown = gguf.matrices(b + "ffn_down_exps.weight", c.expertFfnDim(), dim, c.experts());
+            }
+            int ffn = moe ? c.expertFfnDim() * c.sharedExperts() : c.ffnDim();
+            String suffix = moe ? "_shexp.weight" : ".weight";
+            layers[l] = new Layer(
+                    gguf.vector(b + "attn_norm.weight", dim),
+                    in,
+                    lowRank ? gguf.vector(b + "attn_q_a_norm.weight", c.qLoraRank()) : null,
+                    lowRank ? gguf.matrix(b + "attn_q_b.weight", c.qLoraRank(), qWidth) : null,
+                    gguf.vector(b + "attn_kv_a_norm.weight", c.kvLoraRank()),
+                    gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), heads),
+                    gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), heads),
+                    gguf.matrix(b + "attn_output.weight", heads * c.valueDim(), dim),
+                    gguf.vector(b + "ffn_norm.weight", dim),
+                    new Matrix[] {gguf.matrix(b + "ffn_gate" + suffix, dim, ffn), gguf.matrix(b + "ffn_up" + suffix, dim, ffn)},
+                    gguf.matrix(b + "ffn_down" + suffix, ffn, dim),
+                    moe ? gguf.matrix(b + "ffn_gate_inp.weight", dim, c.experts()) : null,
+                    moe && gguf.tensor(b + "exp_probs_b.bias") != null ? gguf.vector(b + "exp_probs_b.bias", c.experts()) : null,
+                    expertGateUp,
+                    expertDown);
+        }
+        Matrix output = gguf.tensor("output.weight") != null
+                ? gguf.matrix("output.weight", dim, vocabularySize) : embedding;
+        return new DeepSeek2(c, embedding, layers, gguf.vector("output_norm.weight", dim), output, matmul);
+    }
+
+    public DeepSeek2Config config() {
+        return config;
+    }
+
+    @Override
+    public String architecture() {
+        return "deepseek2";
+    }
+
+    @Override
+    public int vocabularySize() {
+        return config.vocabularySize();
+    }
+
+    @Override
+    public int trainedContextLength() {
+        return config.contextLength();
+    }
+
+    @Override
+    public KvCache newCache(KvCache.Type type, int slots, int contextLength) {
+        // One row per token: the latent, then the rotary key. The latent is also the value.
+        return new KvCache(type, config.layers(), slots, contextLength, config.cacheWidth(), 0);
+    }
+
+    @Override
+    public long weightBytesPerToken() {
+        long bytes = output.data().byteSize() + tokenEmbedding.rowBytes();
+        for (Layer l : layers) {
+            for (Matrix m : l.in) {
+                bytes += m.data().byteSize();
+            }
+            bytes += l.qb == null ? 0 : l.qb.data().byteSize();
+            bytes += l.kb.length * (l.kb[0].data().byteSize() + l.vb[0].data().byteSize()) + l.wo.data().byteSize();
+            bytes += l.gateUp[0].data().byteSize() + l.gateUp[1].data().byteSize() + l.down.data().byteSize();
+            if (l.router != null) { // the router and the experts a token uses
+                long expert = l.expertGateUp[0][0].data().byteSize() + l.expertGateUp[0][1].data().byteSize()
+                        + l.expertDown[0].data().byteSize();
+                bytes += l.router.data().byteSize() + config.expertsUsed() * expert;
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public String describe() {
+        DeepSeek2Config c = config;
+        String experts = c.denseLayers() >= c.layers() ? "dense" : String.format(
+                "%d routed experts (%d per token, %s gating%s) + %d shared, expert ffn %d, first %d dense (ffn %d)",
+                c.experts(), c.expertsUsed(), c.sigmoidGating() ? "sigmoid" : "softmax",
+                c.groups() > 0 ? ", " + c.groupsUsed() + " of " + c.groups() + " groups" : "", c.sharedExperts(),
+                c.expertFfnDim(), c.denseLayers(), c.ffnDim());
+        return String.format("deepseek2: %d layers, dim %d, %d MLA heads (q lora %d, kv lora %d, dims %d+%d/%d), %s, "
+                        + "vocab %d, trained context %d", c.layers(), c.dim(), c.heads(), c.qLoraRank(), c.kvLoraRank(),
+                c.nopeDim(), c.ropeDim(), c.valueDim(), experts, c.vocabularySize(), c.contextLength());
+    }
+
+    /** Work buffers for batches of up to {@code capacity} tokens. */
+    private static final class Scratch {
+        final int capacity;
+        final float[] x;
+        final Activations normed;
+        final float[] qLow;
+        final Activations qLowNormed;
+        final float[] q;
+        final float[] kva;
+        final float[][] in;
+        final Activations[] qNope;
+        final float[][] qAbsorbed;
+        final Activations[] latent;
+        final float[][] headOut;
+        final Activations attention;
+        final float[] projected;
+        final float[] cos;
+        final float[] sin;
+        final float[] gate;
+        final float[] up;
+        final float[][] gateUp;
+        final Activations denseHidden;
+        final Activations sharedHidden;
+        // MoE
+        final float[] routerLogits;
+        final int[] selected;
+        final float[] weights;
+        final float[] expertResults;
+        final Activations expertIn;
+        final float[] expertGate;
+        final float[] expertUp;
+        final float[][] expertGateUp;
+        final Activations expertHidden;
+        final float[] expertOut;
+        final int[] expertTokens;
+        // Per thread
+        final float[][] scores;
+        final float[][] query;
+        final float[][] row;
+
+        Scratch(DeepSeek2Config c, int capacity, int contextLength, int threads) {
+            this.capacity = capacity;
+            int heads = c.heads();
+            x = new float[capacity * c.dim()];
+            normed = new Activations(capacity, c.dim());
+            qLow = new float[capacity * Math.max(1, c.qLoraRank())];
+            qLowNormed = c.qLoraRank() > 0 ? new Activations(capacity, c.qLoraRank()) : null;
+            q = new float[capacity * heads * c.keyDim()];
+            kva = new float[capacity * c.cacheWidth()];
+            in = new float[][] {c.qLoraRank() > 0 ? qLow : q, kva};
+            qNope = new Activations[heads];
+            qAbsorbed = new float[heads][capacity * c.kvLoraRank()];
+            latent = new Activations[heads];
+            headOut = new float[heads][capacity * c.valueDim()];
+            for (int h = 0; h < heads; h++) {
+                qNope[h] = new Activations(capacity, c.nopeDim());
+                latent[h] = new Activations(capacity, c.kvLoraRank());
+            }
+            attention = new Activations(capacity, heads * c.valueDim());
+            projected = new float[capacity * c.dim()];
+            cos = new float[capacity * c.ropeDim() / 2];
+            sin = new float[capacity * c.ropeDim() / 2];
+            int ffn = Math.max(c.ffnDim(), c.expertFfnDim() * c.sharedExperts());
+            gate = new float[capacity * ffn];
+            up = new float[capacity * ffn];
+            gateUp = new float[][] {gate, up};
+            denseHidden = new Activations(capacity, Math.max(1, c.ffnDim()));
+            sharedHidden = new Activations(capacity, Math.max(1, c.expertFfnDim() * c.sharedExperts()));
+            int experts = Math.max(1, c.experts());
+            int used = Math.max(1, c.expertsUsed());
+            routerLogits = new float[capacity * experts];
+            selected = new int[capacity * used];
+            weights = new float[capacity * used];
+            expertResults = new float[capacity * used * c.dim()];
+            expertIn = new Activations(capacity, c.dim());
+            int expertFfn = Math.max(1, c.expertFfnDim());
+            expertGate = new float[capacity * expertFfn];
+            expertUp = new float[capacity * expertFfn];
+            expertGateUp = new float[][] {expertGate, expertUp};
+            expertHidden = new Activations(capacity, expertFfn);
+            expertOut = new float[capacity * c.dim()];
+            expertTokens = new int[capacity];
+            scores = new float[threads][contextLength];
+            query = new float[threads][c.cacheWidth()];
+            row = new float[threads][c.cacheWidth()];
+        }
+    }
+
+    private Scratch scratch(int tokens, int contextLength) {
+        Scratch s = scratch;
+        if (s == null || s.capacity < tokens || s.scores[0].length < contextLength) {
+            int capacity = Math.max(tokens, s == null ? 0 : s.capacity);
+            s = new Scratch(config, capacity, Math.max(contextLength, s == null ? 0 : s.scores[0].length),
+                    matmul.parallel().threads());
+            scratch = s;
+        }
+        return s;
+    }
+
+    @Override
+    public void forward(Batch batch, KvCache cache, float[] logits) {
+        cache.check(batch);
+        DeepSeek2Config c = config;
+        int n = batch.size();
+        Scratch s = scratch(n, cache.contextLength());
+        int dim = c.dim();
+        for (int i = 0; i < n; i++) {
+            int token = batch.token(i);
+            if (token < 0 || token >= c.vocabularySize()) {
+                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
+                        + c.vocabularySize());
+            }
+            tokenEmbedding.dequantizeRow(token, s.x, i * dim);
+        }
+        int half = c.ropeDim() / 2;
+        for (int i = 0; i < n; i++) {
+            Ops.ropeAnglesYarn(batch.position(i), c.rope(), c.ropeDim(), s.cos, s.sin, i * half);
+        }
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            Ops.rmsNorm(s.x, layer.attnNorm, c.rmsEps(), s.normed.values(), n, dim);
+            s.normed.update(n);
+            attention(batch, cache, l, layer, s);
+            Ops.add(s.x, s.projected, n * dim);
+
+            Ops.rmsNorm(s.x, layer.ffnNorm, c.rmsEps(), s.normed.values(), n, dim);
+            s.normed.update(n);
+            if (layer.router == null) {
+                feedForward(s.normed, layer.gateUp, layer.down, s.denseHidden, s.projected, s);
+            } else {
+                experts(layer, s, n);
+            }
+            Ops.add(s.x, s.projected, n * dim);
+        }
+        int rows = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch.wantsLogits(i)) {
+                System.arraycopy(s.x, i * dim, s.x, rows * dim, dim);
+                rows++;
+            }
+        }
+        if (rows == 0) {
+            return;
+        }
+        Ops.rmsNorm(s.x, outputNorm, c.rmsEps(), s.normed.values(), rows, dim);
+        s.normed.update(rows);
+        matmul.multiply(output, s.normed, logits);
+    }
+
+    /** Multi-head latent attention of the batch's normed input; leaves Wo · heads in {@code s.projected}. */
+    private void attention(Batch batch, KvCache cache, int l, Layer layer, Scratch s) {
+        DeepSeek2Config c = config;
+        int n = batch.size();
+        int heads = c.heads();
+        int keyDim = c.keyDim();
+        int nope = c.nopeDim();
+        int rank = c.kvLoraRank();
+        int width = c.cacheWidth();
+        int half = c.ropeDim() / 2;
+        matmul.multiply(s.normed, layer.in, s.in);
+        if (layer.qb != null) {
+            Ops.rmsNorm(s.qLow, layer.qaNorm, c.rmsEps(), s.qLowNormed.values(), n, c.qLoraRank());
+            s.qLowNormed.update(n);
+            matmul.multiply(layer.qb, s.qLowNormed, s.q);
+        }
+        for (int i = 0; i < n; i++) {
+            int row = i * width;
+            Ops.rope(s.kva, row + rank, 1, c.ropeDim(), c.ropeDim(), false, s.cos, s.sin, i * half);
+            Ops.rmsNormInPlace(s.kva, row, layer.kvaNorm, c.rmsEps(), rank);
+            cache.storeKey(l, batch.sequence(i), batch.position(i), s.kva, row);
+            int q = i * heads * keyDim;
+            Ops.rope(s.q, q + nope, heads, keyDim, c.ropeDim(), false, s.cos, s.sin, i * half);
+            for (int h = 0; h < heads; h++) {
+                System.arraycopy(s.q, q + h * keyDim, s.qNope[h].values(), i * nope, nope);
+            }
+        }
+        for (int h = 0; h < heads; h++) {
+            s.qNope[h].update(n);
+            matmul.multiply(layer.kb[h], s.qNope[h], s.qAbsorbed[h]);
+        }
+        attend(batch, cache, l, s);
+        int valueDim = c.valueDim();
+        float[] out = s.attention.values();
+        for (int h = 0; h < heads; h++) {
+            s.latent[h].update(n);
+            matmul.multiply(layer.vb[h], s.latent[h], s.headOut[h]);
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(s.headOut[h], i * valueDim, out, (i * heads + h) * valueDim, valueDim);
+            }
+        }
+        s.attention.update(n);
+        matmul.multiply(layer.wo, s.attention, s.projected);
+    }
+
+    /**
+     * Causal attention in the latent space, one work item per (token, head): scores of the
+     * absorbed query against each cached [c ; k_rope], softmax, and the weighted sum of the
+     * cached latents into {@code s.latent[h]}. With an f16 cache, queries and weights are
+     * rounded to f16 before they meet the cache, as llama.cpp's f16 products do.
+     */
+    private void attend(Batch batch, KvCache cache, int layer, Scratch s) {
+        DeepSeek2Config c = config;
+        int n = batch.size();
+        int heads = c.heads();
+        int rank = c.kvLoraRank();
+        int width = c.cacheWidth();
+        int keyDim = c.keyDim();
+        float scale = c.rope().attentionScale();
+        boolean halves = cache.type() == KvCache.Type.F16;
+        matmul.parallel().forRange(n * heads, 1, (worker, from, to) -> {
+            float[] scores = s.scores[worker];
+            float[] query = s.query[worker];
+            float[] row = s.row[worker];
+            for (int item = from; item < to; item++) {
+                int i = item / heads;
+                int h = item % heads;
+                int slot = batch.sequence(i);
+                int length = batch.position(i) + 1;
+                System.arraycopy(s.qAbsorbed[h], i * rank, query, 0, rank);
+                System.arraycopy(s.q, (i * heads + h) * keyDim + c.nopeDim(), query, rank, c.ropeDim());
+                if (halves) {
+                    for (int d = 0; d < width; d++) {
+                        query[d] = Float.float16ToFloat(Float.floatToFloat16(query[d]));
+                    }
+                }
+                for (int t = 0; t < length; t++) {
+                    cache.readKey(layer, slot, t, 0, row, width);
+                    scores[t] = VectorMath.dot(query, 0, row, 0, width) * scale;
+                }
+                VectorMath.softmax(scores, 0, length);
+                float[] out = s.latent[h].values();
+                Arrays.fill(out, i * rank, (i + 1) * rank, 0f);
+                for (int t = 0; t < length; t++) {
+                    float a = halves ? Float.float16ToFloat(Float.floatToFloat16(scores[t])) : scores[t];
+                    cache.readKey(layer, slot, t, 0, row, rank);
+                    VectorMath.addScaled(a, row, 0, out, i * rank, rank);
+                }
+            }
+        });
+    }
+
+    /**
+     * out = Wdown (silu(Wgate x) ⊙ Wup x) for every row of x, through {@code hidden} (as wide as
+     * Wdown's input): the dense layers and the shared experts.
+     */
+    private void feedForward(Activations x, Matrix[] gateUp, Matrix down, Activations hidden, float[] out, Scratch s) {
+        int n = x.rows();
+        matmul.multiply(x, gateUp, s.gateUp);
+        VectorMath.swiglu(s.gate, s.up, hidden.values(), n * down.cols());
+        hidden.update(n);
+        matmul.multiply(down, hidden, out);
+    }
+
+    /**
+     * The MoE feed-forward of the normed input into {@code s.projected}: each token's top experts
+     * by router score, weighted, plus the shared experts. Tokens are grouped per expert, so that
+     * each selected expert's weights are read once for the whole batch.
+     */
+    private void experts(Layer layer, Scratch s, int n) {
+        DeepSeek2Config c = config;
+        int dim = c.dim();
+        int used = c.expertsUsed();
+        matmul.multiply(layer.router, s.normed, s.routerLogits);
+        for (int i = 0; i < n; i++) {
+            route(s.routerLogits, i * c.experts(), layer.routerBias, s.selected, s.weights, i * used);
+        }
+        float[] normed = s.normed.values();
+        for (int e = 0; e < c.experts(); e++) {
+            int count = 0;
+            for (int j = 0; j < n * used; j++) {
+                if (s.selected[j] == e) {
+                    s.expertTokens[count] = j; // token j / used, in its slot j % used
+                    System.arraycopy(normed, j / used * dim, s.expertIn.values(), count * dim, dim);
+                    count++;
+                }
+            }
+            if (count == 0) {
+                continue;
+            }
+            s.expertIn.update(count);
+            matmul.multiply(s.expertIn, layer.expertGateUp[e], s.expertGateUp);
+            VectorMath.swiglu(s.expertGate, s.expertUp, s.expertHidden.values(), count * c.expertFfnDim());
+            s.expertHidden.update(count);
+            matmul.multiply(layer.expertDown[e], s.expertHidden, s.expertOut);
+            for (int k = 0; k < count; k++) {
+                int j = s.expertTokens[k];
+                float w = s.weights[j];
+                for (int d = 0; d < dim; d++) {
+                    s.expertResults[j * dim + d] = s.expertOut[k * dim + d] * w;
+                }
+            }
+        }
+        float[] shared = s.expertOut;
+        feedForward(s.normed, layer.gateUp, layer.down, s.sharedHidden, shared, s);
+        // Summed as llama.cpp does: the experts in the order of selection, then the shared ones.
+        for (int i = 0; i < n; i++) {
+            for (int d = 0; d < dim; d++) {
+                float sum = s.expertResults[i * used * dim + d];
+                for (int k = 1; k < used; k++) {
+                    sum += s.expertResults[(i * used + k) * dim + d];
+                }
+                s.projected[i * dim + d] = sum + shared[i * dim + d];
+            }
+        }
+    }
+
+    /**
+     * Picks a token's experts from its router logits at {@code offset}: scores by softmax (V2) or
+     * sigmoid (V3); selection by score plus the balancing bias, within the best groups when
+     * routing is group-limited (a group ranks by the sum of its two best); the k best, in
+     * descending order, into {@code selected}; their unbiased scores, normalised and scaled as
+     * configured, into {@code weights}.
+     */
+    private void route(float[] logits, int offset, float[] bias, int[] selected, float[] weights, int out) {
+        DeepSeek2Config c = config;
+        int experts = c.experts();
+        float[] scores = new float[experts];
+        float[] selection = new float[experts];
+        System.arraycopy(logits, offset, scores, 0, experts);
+        if (c.sigmoidGating()) {
+            for (int e = 0; e < experts; e++) {
+                scores[e] = 1f / (1f + (float) Math.exp(-scores[e]));
+            }
+        } else {
+            VectorMath.softmax(scores, 0, experts);
+        }
+        for (int e = 0; e < experts; e++) {
+            selection[e] = bias == null ? scores[e] : scores[e] + bias[e];
+        }
+        if (c.groups() > 0) {
+            int size = experts / c.groups();
+            float[] groupScores = new float[c.groups()];
+            for (int g = 0; g < c.groups(); g++) {
+                float best = Float.NEGATIVE_INFINITY;
+                float second = Float.NEGATIVE_INFINITY;
+                for (int e = g * size; e < (g + 1) * size; e++) {
+                    if (selection[e] > best) {
+                        second = best;
+                        best = selection[e];
+                    } else if (selection[e] > second) {
+                        second = selection[e];
+                    }
+                }
+                groupScores[g] = best + second;
+            }
+            boolean[] kept = new boolean[c.groups()];
+            for (int k = 0; k < c.groupsUsed(); k++) {
+                int g = argmax(groupScores);
+                kept[g] = true;
+                groupScores[g] = Float.NEGATIVE_INFINITY;
+            }
+            for (int e = 0; e < experts; e++) {
+                if (!kept[e / size]) {
+                    selection[e] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        float sum = 0;
+        for (int k = 0; k < c.expertsUsed(); k++) {
+            int e = argmax(selection);
+            selection[e] = Float.NEGATIVE_INFINITY;
+            selected[out + k] = e;
+            weights[out + k] = scores[e];
+            sum += scores[e];
+        }
+        if (c.normalizeExpertWeights()) {
+            float divisor = Math.max(sum, 6.103515625e-5f); // llama.cpp's clamp: the smallest normal f16
+            for (int k = 0; k < c.expertsUsed(); k++) {
+                weights[out + k] /= divisor;
+            }
+        }
+        if (c.expertWeightsScale() != 1f) {
+            for (int k = 0; k < c.expertsUsed(); k++) {
+                weights[out + k] *= c.expertWeightsScale();
+            }
+        }
+    }
+
+    private static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) {
+            if (x[i] > x[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
