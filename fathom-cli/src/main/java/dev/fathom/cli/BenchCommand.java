@@ -2,6 +2,8 @@ package dev.fathom.cli;
 
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.Batch;
+import dev.fathom.model.arch.DeepSeek2;
+import dev.fathom.model.arch.DeepSeek2Config;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
 import java.io.PrintWriter;
@@ -68,6 +70,7 @@ final class BenchCommand implements Callable<Integer> {
                     tgTps = median(repetitions, () -> generate(network, cache, logits, random, generatedTokens));
                 }
                 long bytesPerToken = network.weightBytesPerToken();
+                long naiveKv = naiveKvBytesPerToken(network, cache);
                 if (json) {
                     Map<String, Object> result = new LinkedHashMap<>();
                     result.put("pp", promptTokens);
@@ -76,6 +79,9 @@ final class BenchCommand implements Callable<Integer> {
                     result.put("tg_tps", tgTps);
                     result.put("bytes_per_token", bytesPerToken);
                     result.put("kv_bytes_per_token", cache.bytesPerToken());
+                    if (naiveKv > 0) {
+                        result.put("mha_kv_bytes_per_token", naiveKv);
+                    }
                     result.put("threads", model.threads());
                     out.println(JsonMapper.builder().build().writeValueAsString(result));
                 } else {
@@ -90,7 +96,12 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     out.printf("weights read per token: %.3f GB; at tg speed that is %.1f GB/s%n", bytesPerToken / 1e9,
                             bytesPerToken * tgTps / 1e9);
-                    out.printf("KV cache: %,d bytes per token%n", cache.bytesPerToken());
+                    out.printf("KV cache: %,d bytes per token", cache.bytesPerToken());
+                    if (naiveKv > 0) {
+                        out.printf(" (the latent; caching every head's keys and values would take %,d, %.1f× more)",
+                                naiveKv, (double) naiveKv / cache.bytesPerToken());
+                    }
+                    out.println();
                 }
                 out.flush();
             }
@@ -131,5 +142,18 @@ final class BenchCommand implements Callable<Integer> {
         }
         Arrays.sort(values);
         return runs % 2 == 1 ? values[runs / 2] : (values[runs / 2 - 1] + values[runs / 2]) / 2;
+    }
+
+    /**
+     * For a model with latent attention, what plain multi-head attention would cache per token in
+     * the same element type: every head's key and value, in every layer. 0 for other models.
+     */
+    private static long naiveKvBytesPerToken(LanguageModel network, KvCache cache) {
+        if (!(network instanceof DeepSeek2 mla)) {
+            return 0;
+        }
+        DeepSeek2Config c = mla.config();
+        long elementBytes = cache.bytesPerToken() / ((long) c.layers() * c.cacheWidth());
+        return elementBytes * c.layers() * c.heads() * (c.keyDim() + c.valueDim());
     }
 }

@@ -129,6 +129,21 @@ class CommandsTest {
     }
 
     @Test
+    void deepSeekRunsAndBenchComparesItsLatentCacheWithPlainMultiHeadCaching() {
+        Path deepSeek = TestModels.get(Spec.deepSeekV3(GgmlType.Q8_0));
+        Outcome run = fathom("run", "-m", deepSeek.toString(), "-p", "Hello", "-n", "4", "--temp", "0", "--json");
+        assertThat(run.code()).as(run.err()).isZero();
+        assertThat(run.json().get("tokens").size()).isEqualTo(4);
+        Outcome bench = fathom("bench", "-m", deepSeek.toString(), "-p", "8", "-n", "2", "-r", "1", "--json");
+        assertThat(bench.code()).as(bench.err()).isZero();
+        // 4 layers of 256 + 32 latent values in f16; 4 heads of 64-wide keys and values each for plain MHA.
+        assertThat(bench.json().get("kv_bytes_per_token").asLong()).isEqualTo(4 * (256 + 32) * 2);
+        assertThat(bench.json().get("mha_kv_bytes_per_token").asLong()).isEqualTo(4 * 4 * (64 + 64) * 2);
+        Outcome text = fathom("bench", "-m", deepSeek.toString(), "-p", "8", "-n", "2", "-r", "1");
+        assertThat(text.out()).contains("KV cache: 2,304 bytes per token (the latent;").contains("4,096");
+    }
+
+    @Test
     void helpListsTheCommands() {
         Outcome r = fathom("--help");
         assertThat(r.code()).isZero();

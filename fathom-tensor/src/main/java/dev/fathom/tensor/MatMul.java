@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class MatMul {
     /** From this many tokens on, the tiled float path beats re-reading quantized rows per token. */
-    static final int TILED_MIN_TOKENS = 8;
+    public static final int TILED_MIN_TOKENS = 8;
     private static final int PANEL_ROWS = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
@@ -48,24 +48,36 @@ public final class MatMul {
 
     /**
      * Several matrices applied to the same input (the query, key and value projections; the gate
-     * and up projections): {@code outs[i][t * ws[i].rows() + r] = Ws[i][r] · x[t]}. Generating a
-     * token, the rows of all of them are split between the threads in one section, in equal
-     * shares of bytes, so that each thread streams one contiguous stretch of weights.
+     * and up projections): {@code outs[i][t * ws[i].rows() + r] = Ws[i][r] · x[t]}. See
+     * {@link #multiply(Activations[], Matrix[], float[][])}.
      */
     public void multiply(Activations x, Matrix[] ws, float[][] outs) {
-        if (x.rows() >= TILED_MIN_TOKENS) {
-            for (int i = 0; i < ws.length; i++) {
-                multiply(ws[i], x, outs[i]);
-            }
-            return;
-        }
+        Activations[] xs = new Activations[ws.length];
+        java.util.Arrays.fill(xs, x);
+        multiply(xs, ws, outs);
+    }
+
+    /**
+     * Several matrices, each applied to its own input (MLA's per-head projections, the experts a
+     * batch routes to): {@code outs[i][t * ws[i].rows() + r] = Ws[i][r] · xs[i][t]}. With few
+     * tokens, the rows of all of them are split between the threads in one section, in equal
+     * shares of bytes, so that each thread streams one contiguous stretch of weights and the
+     * threads meet once rather than once per matrix.
+     */
+    public void multiply(Activations[] xs, Matrix[] ws, float[][] outs) {
         long[] start = new long[ws.length + 1]; // byte offset of each matrix in the concatenation
         for (int i = 0; i < ws.length; i++) {
-            if (x.cols() != ws[i].cols()) {
-                throw new IllegalArgumentException(ws[i].name() + " has " + ws[i].cols() + " columns, input has " + x.cols());
+            if (xs[i].rows() >= TILED_MIN_TOKENS) {
+                for (int j = 0; j < ws.length; j++) {
+                    multiply(ws[j], xs[j], outs[j]);
+                }
+                return;
+            }
+            if (xs[i].cols() != ws[i].cols()) {
+                throw new IllegalArgumentException(ws[i].name() + " has " + ws[i].cols() + " columns, input has " + xs[i].cols());
             }
             start[i + 1] = start[i] + ws[i].data().byteSize();
-            prepare(ws[i], x);
+            prepare(ws[i], xs[i]);
         }
         int shares = parallel.threads();
         parallel.forRange(shares, 1, (worker, from, to) -> {
@@ -77,7 +89,7 @@ public final class MatMul {
                     int first = (int) Math.clamp(Math.ceilDiv(begin - start[i], rowBytes), 0, ws[i].rows());
                     int last = (int) Math.clamp(Math.ceilDiv(end - start[i], rowBytes), 0, ws[i].rows());
                     if (first < last) {
-                        rows(ws[i], x, outs[i], first, last);
+                        rows(ws[i], xs[i], outs[i], first, last);
                     }
                 }
             }

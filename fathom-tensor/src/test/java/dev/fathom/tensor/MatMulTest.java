@@ -94,6 +94,29 @@ class MatMulTest {
         }
     }
 
+    @Test
+    void matricesWithTheirOwnInputsGiveWhatTheyGiveAlone() {
+        Random random = new Random(12);
+        Matrix[] ws = {randomMatrix(GgmlType.Q8_0, 40, 256, random), randomMatrix(GgmlType.Q4_K, 33, 512, random),
+            randomMatrix(GgmlType.F16, 7, 64, random)};
+        MatMul matmul = new MatMul(PARALLEL);
+        // Few tokens each (one pass over all rows), and one input with many (each product on its own).
+        for (int many : new int[] {2, MatMul.TILED_MIN_TOKENS + 2}) {
+            Activations[] xs = {randomActivations(1, 256, random), randomActivations(many, 512, random),
+                randomActivations(3, 64, random)};
+            float[][] together = new float[ws.length][];
+            for (int i = 0; i < ws.length; i++) {
+                together[i] = new float[xs[i].rows() * ws[i].rows()];
+            }
+            matmul.multiply(xs, ws, together);
+            for (int i = 0; i < ws.length; i++) {
+                float[] alone = new float[xs[i].rows() * ws[i].rows()];
+                matmul.multiply(ws[i], xs[i], alone);
+                assertThat(together[i]).as("matrix %d, %d tokens", i, xs[i].rows()).containsExactly(alone, within(1e-3f));
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({
         "F32, 1, 37, 64", "F32, 9, 37, 64", "Q8_0, 1, 70, 256", "Q8_0, 3, 70, 256", "Q8_0, 13, 70, 256",

@@ -197,13 +197,12 @@ public final class DeepSeek2 implements LanguageModel {
         final int[] selected;
         final float[] weights;
         final float[] expertResults;
-        final Activations expertIn;
-        final float[] expertGate;
-        final float[] expertUp;
-        final float[][] expertGateUp;
-        final Activations expertHidden;
-        final float[] expertOut;
-        final int[] expertTokens;
+        final int[] expertCounts;
+        final float[] sharedOut;
+        /** For an expert that many tokens of the batch chose. */
+        final ExpertBuffers large;
+        /** For experts that few tokens chose, run together in one pass: one per expert at most. */
+        final ExpertBuffers[] small;
         // Per thread
         final float[][] scores;
         final float[][] query;
@@ -243,25 +242,46 @@ public final class DeepSeek2 implements LanguageModel {
             selected = new int[capacity * used];
             weights = new float[capacity * used];
             expertResults = new float[capacity * used * c.dim()];
-            expertIn = new Activations(capacity, c.dim());
-            int expertFfn = Math.max(1, c.expertFfnDim());
-            expertGate = new float[capacity * expertFfn];
-            expertUp = new float[capacity * expertFfn];
-            expertGateUp = new float[][] {expertGate, expertUp};
-            expertHidden = new Activations(capacity, expertFfn);
-            expertOut = new float[capacity * c.dim()];
-            expertTokens = new int[capacity];
-            scores = new float[threads][contextLength];
-            query = new float[threads][c.cacheWidth()];
+            expertCounts = new int[experts];
+            sharedOut = new float[capacity * c.dim()];
+            large = new ExpertBuffers(c, capacity);
+            small = new ExpertBuffers[Math.min(experts, capacity * used)];
+            for (int e = 0; e < small.length; e++) {
+                small[e] = new ExpertBuffers(c, Math.min(capacity, MatMul.TILED_MIN_TOKENS - 1));
+            }
+            scores = new float[threads][heads * contextLength];
+            query = new float[threads][heads * c.cacheWidth()];
             row = new float[threads][c.cacheWidth()];
+        }
+    }
+
+    /** One expert's work: its tokens' inputs, the slots (token · k + rank) they came from, and what it makes of them. */
+    private static final class ExpertBuffers {
+        final Activations in;
+        final int[] slots;
+        final float[] gate;
+        final float[] up;
+        final Activations hidden;
+        final float[] out;
+        int expert;
+
+        ExpertBuffers(DeepSeek2Config c, int capacity) {
+            int ffn = Math.max(1, c.expertFfnDim());
+            in = new Activations(capacity, c.dim());
+            slots = new int[capacity];
+            gate = new float[capacity * ffn];
+            up = new float[capacity * ffn];
+            hidden = new Activations(capacity, ffn);
+            out = new float[capacity * c.dim()];
         }
     }
 
     private Scratch scratch(int tokens, int contextLength) {
         Scratch s = scratch;
-        if (s == null || s.capacity < tokens || s.scores[0].length < contextLength) {
+        int heads = config.heads();
+        if (s == null || s.capacity < tokens || s.scores[0].length < heads * contextLength) {
             int capacity = Math.max(tokens, s == null ? 0 : s.capacity);
-            s = new Scratch(config, capacity, Math.max(contextLength, s == null ? 0 : s.scores[0].length),
+            s = new Scratch(config, capacity, Math.max(contextLength, s == null ? 0 : s.scores[0].length / heads),
                     matmul.parallel().threads());
             scratch = s;
         }
@@ -347,14 +367,16 @@ public final class DeepSeek2 implements LanguageModel {
         }
         for (int h = 0; h < heads; h++) {
             s.qNope[h].update(n);
-            matmul.multiply(layer.kb[h], s.qNope[h], s.qAbsorbed[h]);
         }
+        matmul.multiply(s.qNope, layer.kb, s.qAbsorbed);
         attend(batch, cache, l, s);
         int valueDim = c.valueDim();
         float[] out = s.attention.values();
         for (int h = 0; h < heads; h++) {
             s.latent[h].update(n);
-            matmul.multiply(layer.vb[h], s.latent[h], s.headOut[h]);
+        }
+        matmul.multiply(s.latent, layer.vb, s.headOut);
+        for (int h = 0; h < heads; h++) {
             for (int i = 0; i < n; i++) {
                 System.arraycopy(s.headOut[h], i * valueDim, out, (i * heads + h) * valueDim, valueDim);
             }
@@ -364,10 +386,13 @@ public final class DeepSeek2 implements LanguageModel {
     }
 
     /**
-     * Causal attention in the latent space, one work item per (token, head): scores of the
-     * absorbed query against each cached [c ; k_rope], softmax, and the weighted sum of the
-     * cached latents into {@code s.latent[h]}. With an f16 cache, queries and weights are
-     * rounded to f16 before they meet the cache, as llama.cpp's f16 products do.
+     * Causal attention in the latent space. All heads share the cached rows [c ; k_rope], so a
+     * work item is a token and a group of its heads: each cached row is read (and widened from
+     * f16) once for the whole group, scored against each head's absorbed query, and after the
+     * softmax added, weighted, into each head's latent output {@code s.latent[h]}. A prompt's
+     * tokens are the items, one group each; a single token splits its heads between the threads.
+     * With an f16 cache, queries and weights are rounded to f16 before they meet the cache, as
+     * llama.cpp's f16 products do.
      */
     private void attend(Batch batch, KvCache cache, int layer, Scratch s) {
         DeepSeek2Config c = config;
@@ -378,33 +403,51 @@ public final class DeepSeek2 implements LanguageModel {
         int keyDim = c.keyDim();
         float scale = c.rope().attentionScale();
         boolean halves = cache.type() == KvCache.Type.F16;
-        matmul.parallel().forRange(n * heads, 1, (worker, from, to) -> {
+        int threads = matmul.parallel().threads();
+        int groups = Math.min(heads, Math.ceilDiv(threads, n)); // head groups per token
+        int groupSize = Math.ceilDiv(heads, groups);
+        int stride = s.scores[0].length / heads; // one context-length row of scores per head
+        matmul.parallel().forRange(n * groups, 1, (worker, from, to) -> {
             float[] scores = s.scores[worker];
             float[] query = s.query[worker];
             float[] row = s.row[worker];
             for (int item = from; item < to; item++) {
-                int i = item / heads;
-                int h = item % heads;
+                int i = item / groups;
+                int first = item % groups * groupSize;
+                int last = Math.min(heads, first + groupSize);
                 int slot = batch.sequence(i);
                 int length = batch.position(i) + 1;
-                System.arraycopy(s.qAbsorbed[h], i * rank, query, 0, rank);
-                System.arraycopy(s.q, (i * heads + h) * keyDim + c.nopeDim(), query, rank, c.ropeDim());
-                if (halves) {
-                    for (int d = 0; d < width; d++) {
-                        query[d] = Float.float16ToFloat(Float.floatToFloat16(query[d]));
+                for (int h = first; h < last; h++) {
+                    int q = (h - first) * width;
+                    System.arraycopy(s.qAbsorbed[h], i * rank, query, q, rank);
+                    System.arraycopy(s.q, (i * heads + h) * keyDim + c.nopeDim(), query, q + rank, c.ropeDim());
+                    if (halves) {
+                        for (int d = q; d < q + width; d++) {
+                            query[d] = Float.float16ToFloat(Float.floatToFloat16(query[d]));
+                        }
                     }
                 }
                 for (int t = 0; t < length; t++) {
                     cache.readKey(layer, slot, t, 0, row, width);
-                    scores[t] = VectorMath.dot(query, 0, row, 0, width) * scale;
+                    for (int h = first; h < last; h++) {
+                        scores[(h - first) * stride + t] = VectorMath.dot(query, (h - first) * width, row, 0, width) * scale;
+                    }
                 }
-                VectorMath.softmax(scores, 0, length);
-                float[] out = s.latent[h].values();
-                Arrays.fill(out, i * rank, (i + 1) * rank, 0f);
+                for (int h = first; h < last; h++) {
+                    int at = (h - first) * stride;
+                    VectorMath.softmax(scores, at, length);
+                    if (halves) {
+                        for (int t = at; t < at + length; t++) {
+                            scores[t] = Float.float16ToFloat(Float.floatToFloat16(scores[t]));
+                        }
+                    }
+                    Arrays.fill(s.latent[h].values(), i * rank, (i + 1) * rank, 0f);
+                }
                 for (int t = 0; t < length; t++) {
-                    float a = halves ? Float.float16ToFloat(Float.floatToFloat16(scores[t])) : scores[t];
                     cache.readKey(layer, slot, t, 0, row, rank);
-                    VectorMath.addScaled(a, row, 0, out, i * rank, rank);
+                    for (int h = first; h < last; h++) {
+                        VectorMath.addScaled(scores[(h - first) * stride + t], row, 0, s.latent[h].values(), i * rank, rank);
+                    }
                 }
             }
         });
@@ -425,43 +468,37 @@ public final class DeepSeek2 implements LanguageModel {
     /**
      * The MoE feed-forward of the normed input into {@code s.projected}: each token's top experts
      * by router score, weighted, plus the shared experts. Tokens are grouped per expert, so that
-     * each selected expert's weights are read once for the whole batch.
+     * each selected expert's weights are read once for the whole batch; the experts that only a
+     * few tokens chose (all of them, when generating) run together, in one pass over their weights.
      */
     private void experts(Layer layer, Scratch s, int n) {
         DeepSeek2Config c = config;
         int dim = c.dim();
         int used = c.expertsUsed();
         matmul.multiply(layer.router, s.normed, s.routerLogits);
+        Arrays.fill(s.expertCounts, 0);
         for (int i = 0; i < n; i++) {
             route(s.routerLogits, i * c.experts(), layer.routerBias, s.selected, s.weights, i * used);
-        }
-        float[] normed = s.normed.values();
-        for (int e = 0; e < c.experts(); e++) {
-            int count = 0;
-            for (int j = 0; j < n * used; j++) {
-                if (s.selected[j] == e) {
-                    s.expertTokens[count] = j; // token j / used, in its slot j % used
-                    System.arraycopy(normed, j / used * dim, s.expertIn.values(), count * dim, dim);
-                    count++;
-                }
+            for (int k = 0; k < used; k++) {
+                s.expertCounts[s.selected[i * used + k]]++;
             }
+        }
+        int few = 0;
+        for (int e = 0; e < c.experts(); e++) {
+            int count = s.expertCounts[e];
             if (count == 0) {
                 continue;
             }
-            s.expertIn.update(count);
-            matmul.multiply(s.expertIn, layer.expertGateUp[e], s.expertGateUp);
-            VectorMath.swiglu(s.expertGate, s.expertUp, s.expertHidden.values(), count * c.expertFfnDim());
-            s.expertHidden.update(count);
-            matmul.multiply(layer.expertDown[e], s.expertHidden, s.expertOut);
-            for (int k = 0; k < count; k++) {
-                int j = s.expertTokens[k];
-                float w = s.weights[j];
-                for (int d = 0; d < dim; d++) {
-                    s.expertResults[j * dim + d] = s.expertOut[k * dim + d] * w;
-                }
+            ExpertBuffers b = count >= MatMul.TILED_MIN_TOKENS ? s.large : s.small[few++];
+            gather(e, b, s, n);
+            if (b == s.large) {
+                runExperts(layer, new ExpertBuffers[] {b}, 1, s);
             }
         }
-        float[] shared = s.expertOut;
+        if (few > 0) {
+            runExperts(layer, s.small, few, s);
+        }
+        float[] shared = s.sharedOut;
         feedForward(s.normed, layer.gateUp, layer.down, s.sharedHidden, shared, s);
         // Summed as llama.cpp does: the experts in the order of selection, then the shared ones.
         for (int i = 0; i < n; i++) {
@@ -471,6 +508,66 @@ public final class DeepSeek2 implements LanguageModel {
                     sum += s.expertResults[(i * used + k) * dim + d];
                 }
                 s.projected[i * dim + d] = sum + shared[i * dim + d];
+            }
+        }
+    }
+
+    /** Copies the normed inputs of the tokens that chose expert {@code e} into {@code b}. */
+    private void gather(int e, ExpertBuffers b, Scratch s, int n) {
+        int dim = config.dim();
+        int count = 0;
+        for (int j = 0; j < n * config.expertsUsed(); j++) {
+            if (s.selected[j] == e) {
+                b.slots[count] = j;
+                System.arraycopy(s.normed.values(), j / config.expertsUsed() * dim, b.in.values(), count * dim, dim);
+                count++;
+            }
+        }
+        b.expert = e;
+        b.in.update(count);
+    }
+
+    /**
+     * Runs the experts of {@code bs[0..m)} on their gathered inputs, in one pass for the gate and
+     * up projections and one for the down projections, and puts each result, times its routing
+     * weight, in its token's slot of {@code s.expertResults}.
+     */
+    private void runExperts(Layer layer, ExpertBuffers[] bs, int m, Scratch s) {
+        int dim = config.dim();
+        int ffn = config.expertFfnDim();
+        Activations[] ins = new Activations[2 * m];
+        Matrix[] gateUp = new Matrix[2 * m];
+        float[][] gateUpOut = new float[2 * m][];
+        Activations[] hidden = new Activations[m];
+        Matrix[] down = new Matrix[m];
+        float[][] downOut = new float[m][];
+        for (int k = 0; k < m; k++) {
+            ExpertBuffers b = bs[k];
+            ins[2 * k] = b.in;
+            ins[2 * k + 1] = b.in;
+            gateUp[2 * k] = layer.expertGateUp[b.expert][0];
+            gateUp[2 * k + 1] = layer.expertGateUp[b.expert][1];
+            gateUpOut[2 * k] = b.gate;
+            gateUpOut[2 * k + 1] = b.up;
+            hidden[k] = b.hidden;
+            down[k] = layer.expertDown[b.expert];
+            downOut[k] = b.out;
+        }
+        matmul.multiply(ins, gateUp, gateUpOut);
+        for (int k = 0; k < m; k++) {
+            ExpertBuffers b = bs[k];
+            VectorMath.swiglu(b.gate, b.up, b.hidden.values(), b.in.rows() * ffn);
+            b.hidden.update(b.in.rows());
+        }
+        matmul.multiply(hidden, down, downOut);
+        for (int k = 0; k < m; k++) {
+            ExpertBuffers b = bs[k];
+            for (int r = 0; r < b.in.rows(); r++) {
+                int j = b.slots[r];
+                float w = s.weights[j];
+                for (int d = 0; d < dim; d++) {
+                    s.expertResults[j * dim + d] = b.out[r * dim + d] * w;
+                }
             }
         }
     }

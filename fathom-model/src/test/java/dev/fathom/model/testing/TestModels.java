@@ -450,6 +450,15 @@ public final class TestModels {
 
     /** DeepSeek-V3's vocabulary (129,280 tokens), with the given pre-tokenizer and the R1 chat template. */
     static Vocabulary deepSeekV3Vocabulary(String pre) throws IOException {
+        return deepSeekV3Vocabulary(pre, 129280);
+    }
+
+    /**
+     * DeepSeek-V3's vocabulary cut to its first {@code size} tokens (the merges that would make a
+     * token beyond it dropped): for benchmark models of an older vocabulary size, whose text
+     * does not matter.
+     */
+    static Vocabulary deepSeekV3Vocabulary(String pre, int size) throws IOException {
         JsonNode tokenizer = tokenizerJson("tokenizer-deepseek_v3");
         String[] tokens = new String[129280];
         int[] types = new int[tokens.length];
@@ -458,6 +467,9 @@ public final class TestModels {
         java.util.Arrays.fill(types, 0, 128000, Tokenizer.NORMAL);
         for (JsonNode added : tokenizer.get("added_tokens")) {
             int id = added.get("id").asInt();
+            if (id >= size) {
+                continue;
+            }
             String text = added.get("content").asString();
             tokens[id] = text;
             // As the GGUF converter types them: special, or shaped like a special token.
@@ -470,8 +482,14 @@ public final class TestModels {
                 types[id] = Tokenizer.UNUSED;
             }
         }
+        if (size < tokens.length) {
+            java.util.Set<String> kept = new java.util.HashSet<>(java.util.Arrays.asList(tokens).subList(0, size));
+            merges.removeIf(m -> !kept.contains(m.replace(" ", "")));
+            tokens = java.util.Arrays.copyOf(tokens, size);
+            types = java.util.Arrays.copyOf(types, size);
+        }
         return new Vocabulary(tokens, types, merges.toArray(String[]::new), 0, 1, pre,
-                template("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"), 128000);
+                template("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"), Math.min(size, 128000));
     }
 
     /**
