@@ -6,6 +6,10 @@ import dev.fathom.model.arch.DeepSeek2;
 import dev.fathom.model.arch.DeepSeek2Config;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
+import dev.fathom.model.generate.Generation;
+import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.generate.Session;
+import java.util.List;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -69,6 +73,8 @@ final class BenchCommand implements Callable<Integer> {
                     generate(network, cache, logits, random, generatedTokens);
                     tgTps = median(repetitions, () -> generate(network, cache, logits, random, generatedTokens));
                 }
+                Drafting drafting = modelOptions.mtp && generatedTokens > 0
+                        ? drafting(model, modelOptions.cacheType(), random, generatedTokens, repetitions) : null;
                 long bytesPerToken = network.weightBytesPerToken();
                 long naiveKv = naiveKvBytesPerToken(network, cache);
                 if (json) {
@@ -82,6 +88,11 @@ final class BenchCommand implements Callable<Integer> {
                     if (naiveKv > 0) {
                         result.put("mha_kv_bytes_per_token", naiveKv);
                     }
+                    if (drafting != null) {
+                        result.put("mtp_tg_tps", drafting.withDrafts());
+                        result.put("mtp_speedup", drafting.speedup());
+                        result.put("mtp_acceptance", drafting.acceptance());
+                    }
                     result.put("threads", model.threads());
                     out.println(JsonMapper.builder().build().writeValueAsString(result));
                 } else {
@@ -93,6 +104,11 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     if (generatedTokens > 0) {
                         out.printf("tg%-6d %8.2f tokens/s%n", generatedTokens, tgTps);
+                    }
+                    if (drafting != null) {
+                        out.printf("tg%-6d %8.2f tokens/s with MTP drafts, %.2fx the same replies without;"
+                                + " %.0f%% of drafts confirmed%n", generatedTokens, drafting.withDrafts(),
+                                drafting.speedup(), 100 * drafting.acceptance());
                     }
                     out.printf("weights read per token: %.3f GB; at tg speed that is %.1f GB/s%n", bytesPerToken / 1e9,
                             bytesPerToken * tgTps / 1e9);
@@ -155,5 +171,48 @@ final class BenchCommand implements Callable<Integer> {
         DeepSeek2Config c = mla.config();
         long elementBytes = cache.bytesPerToken() / ((long) c.layers() * c.cacheWidth());
         return elementBytes * c.layers() * c.heads() * (c.keyDim() + c.valueDim());
+    }
+
+    /** Generation through a session with and without MTP drafts: the same greedy replies, timed. */
+    private record Drafting(double withDrafts, double withoutDrafts, double acceptance) {
+        double speedup() {
+            return withDrafts / withoutDrafts;
+        }
+    }
+
+    /**
+     * Greedy replies of {@code n} tokens to a prompt of 8 random tokens, alternately with and
+     * without drafts (after one untimed run of each), medians of {@code repetitions} runs.
+     */
+    private Drafting drafting(Model model, KvCache.Type cacheType, SplittableRandom random, int n, int repetitions) {
+        int[] prompt = new int[8];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = random.nextInt(model.network().vocabularySize());
+        }
+        Generation greedy = new Generation(SamplerSettings.greedy(), n, List.of());
+        double[][] speeds = new double[2][repetitions];
+        double acceptance = 0;
+        for (int run = -1; run < repetitions; run++) {
+            for (int drafts = 0; drafts < 2; drafts++) {
+                try (Session session = newSession(model, prompt.length + n + 1, prompt.length, cacheType, drafts == 1)) {
+                    Generation.Timings t = session.generate(prompt, greedy, s -> { }, () -> false).timings();
+                    if (run >= 0) {
+                        speeds[drafts][run] = t.generationTokensPerSecond();
+                        acceptance = drafts == 1 ? t.acceptanceRate() : acceptance;
+                    }
+                }
+            }
+        }
+        Arrays.sort(speeds[0]);
+        Arrays.sort(speeds[1]);
+        return new Drafting(speeds[1][repetitions / 2], speeds[0][repetitions / 2], acceptance);
+    }
+
+    private static Session newSession(Model model, int context, int batch, KvCache.Type cacheType, boolean drafts) {
+        try {
+            return model.newSession(context, batch, cacheType, drafts);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UserError(model.gguf().path() + ": " + e.getMessage());
+        }
     }
 }

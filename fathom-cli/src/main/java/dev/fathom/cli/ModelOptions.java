@@ -26,6 +26,10 @@ final class ModelOptions {
     @Option(names = "--cache-type", paramLabel = "TYPE", description = "KV cache element type: f16 or f32 (default: ${DEFAULT-VALUE}).")
     String cacheType = "f16";
 
+    @Option(names = "--mtp", description = "Draft a token ahead with the model's multi-token-prediction layer"
+            + " (DeepSeek-V3/R1 files that keep it): the same output, sooner when the drafts are confirmed.")
+    boolean mtp;
+
     @Option(names = "--verbose", description = "Show stack traces of errors.")
     boolean verbose;
 
@@ -45,7 +49,11 @@ final class ModelOptions {
                     contextLength, trained);
             err.flush();
         }
-        return model.newSession(contextLength, batchSize, cacheType());
+        try {
+            return model.newSession(contextLength, batchSize, cacheType(), mtp);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UserError(model.gguf().path() + ": " + e.getMessage());
+        }
     }
 
     /** Opens the model, printing the load time to {@code stderr} when asked. */

@@ -133,6 +133,10 @@ final class RunCommand implements Callable<Integer> {
         timings.put("predicted_n", t.generatedTokens());
         timings.put("predicted_ms", t.generationNanos() / 1e6);
         timings.put("predicted_per_second", t.generationTokensPerSecond());
+        if (t.draftedTokens() > 0) {
+            timings.put("draft_n", t.draftedTokens());
+            timings.put("draft_n_accepted", t.acceptedDrafts());
+        }
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("prompt_tokens", result.promptTokens());
         json.put("tokens", result.tokens());

@@ -18,6 +18,10 @@ final class Stats {
                 t.promptTokensPerSecond());
         err.printf("generation: %d tokens in %.2f s, %.1f tokens/s%n", t.generatedTokens(), t.generationNanos() / 1e9,
                 t.generationTokensPerSecond());
+        if (t.draftedTokens() > 0) {
+            err.printf("drafts:     %d, of which %d confirmed (%.0f%%)%n", t.draftedTokens(), t.acceptedDrafts(),
+                    100 * t.acceptanceRate());
+        }
         err.flush();
     }
 }

@@ -35,6 +35,14 @@ class BadInputTest {
     }
 
     @Test
+    void draftsFromAModelWithoutAnMtpLayer() {
+        assertOneLineError(fathom("run", "-m", MODEL.toString(), "-p", "hi", "--mtp"),
+                MODEL + ": this model has no multi-token-prediction layer");
+        assertOneLineError(fathom("bench", "-m", MODEL.toString(), "-p", "0", "-n", "2", "-r", "1", "--mtp"),
+                "no multi-token-prediction layer");
+    }
+
+    @Test
     void aMissingFile() {
         Path missing = dir.resolve("nope.gguf");
         assertOneLineError(fathom("run", "-m", missing.toString(), "-p", "hi"), missing + ": no such file");

@@ -144,6 +144,21 @@ class CommandsTest {
     }
 
     @Test
+    void mtpDraftsAreCountedByRunAndTimedByBench() {
+        Path mtp = TestModels.get(Spec.deepSeekV3WithMtp(GgmlType.Q8_0));
+        Outcome plain = fathom("run", "-m", mtp.toString(), "-p", "The whale", "-n", "12", "--temp", "0", "--json");
+        Outcome drafted = fathom("run", "-m", mtp.toString(), "-p", "The whale", "-n", "12", "--temp", "0", "--json", "--mtp");
+        assertThat(drafted.code()).as(drafted.err()).isZero();
+        assertThat(ints(drafted.json().get("tokens"))).containsExactly(ints(plain.json().get("tokens")));
+        assertThat(drafted.json().get("timings").get("draft_n").asInt()).isPositive();
+        assertThat(drafted.json().get("timings").get("draft_n_accepted").asInt()).isPositive();
+        Outcome bench = fathom("bench", "-m", mtp.toString(), "-p", "0", "-n", "8", "-r", "1", "--mtp", "--json");
+        assertThat(bench.code()).as(bench.err()).isZero();
+        assertThat(bench.json().get("mtp_tg_tps").asDouble()).isPositive();
+        assertThat(bench.json().get("mtp_acceptance").asDouble()).isBetween(0.0, 1.0);
+    }
+
+    @Test
     void helpListsTheCommands() {
         Outcome r = fathom("--help");
         assertThat(r.code()).isZero();

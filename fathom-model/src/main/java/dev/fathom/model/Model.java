@@ -92,8 +92,16 @@ public final class Model implements AutoCloseable {
 
     /** As {@link #newSession(int, int)}, with a KV cache of {@code cacheType}. */
     public Session newSession(int contextLength, int batchSize, KvCache.Type cacheType) {
+        return newSession(contextLength, batchSize, cacheType, false);
+    }
+
+    /**
+     * As {@link #newSession(int, int, KvCache.Type)}; with {@code drafts}, the model's
+     * multi-token-prediction layer drafts a token ahead (see {@link Session}).
+     */
+    public Session newSession(int contextLength, int batchSize, KvCache.Type cacheType, boolean drafts) {
         int length = contextLength > 0 ? contextLength : Math.min(4096, network.trainedContextLength());
-        return new Session(network, tokenizer, length, Math.min(batchSize, length), cacheType);
+        return new Session(network, tokenizer, length, Math.min(batchSize, length), cacheType, drafts);
     }
 
     /**

@@ -43,21 +43,32 @@ public final class DeepSeek2 implements LanguageModel {
             Matrix[][] expertGateUp, Matrix[] expertDown) {
     }
 
+    /**
+     * The multi-token-prediction layer (DeepSeek-V3's "layer 61"): its projection of the joined
+     * [embedding ; hidden state], the two norms before it, a full block, and its head (the
+     * model's own embedding, output norm and output where the file has no separate ones).
+     */
+    private record Mtp(Matrix projection, float[] embeddingNorm, float[] hiddenNorm, Matrix embedding, Layer block,
+            float[] headNorm, Matrix head) {
+    }
+
     private final DeepSeek2Config config;
     private final Matrix tokenEmbedding;
     private final Layer[] layers;
     private final float[] outputNorm;
     private final Matrix output;
+    private final Mtp mtp;
     private final MatMul matmul;
     private Scratch scratch;
 
     private DeepSeek2(DeepSeek2Config config, Matrix tokenEmbedding, Layer[] layers, float[] outputNorm, Matrix output,
-            MatMul matmul) {
+            Mtp mtp, MatMul matmul) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.layers = layers;
         this.outputNorm = outputNorm;
         this.output = output;
+        this.mtp = mtp;
         this.matmul = matmul;
     }
 
@@ -70,46 +81,65 @@ public final class DeepSeek2 implements LanguageModel {
         Matrix embedding = gguf.matrix("token_embd.weight", dim, vocabularySize);
         Layer[] layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++) {
-            String b = "blk." + l + ".";
-            Matrix kva = gguf.matrix(b + "attn_kv_a_mqa.weight", dim, c.cacheWidth());
-            boolean lowRank = c.qLoraRank() > 0;
-            Matrix[] in = lowRank
-                    ? new Matrix[] {gguf.matrix(b + "attn_q_a.weight", dim, c.qLoraRank()), kva}
-                    : new Matrix[] {gguf.matrix(b + "attn_q.weight", dim, qWidth), kva};
-            boolean moe = c.isMoe(l);
-            Matrix[][] expertGateUp = null;
-            Matrix[] expertDown = null;
-            if (moe) {
-                Matrix[] gate = gguf.matrices(b + "ffn_gate_exps.weight", dim, c.expertFfnDim(), c.experts());
-                Matrix[] up = gguf.matrices(b + "ffn_up_exps.weight", dim, c.expertFfnDim(), c.experts());
-                expertGateUp = new Matrix[c.experts()][];
-                for (int e = 0; e < c.experts(); e++) {
-                    expertGateUp[e] = new Matrix[] {gate[e], up[e]};
-                }
-                expertDown = gguf.matrices(b + "ffn_down_exps.weight", c.expertFfnDim(), dim, c.experts());
-            }
-            int ffn = moe ? c.expertFfnDim() * c.sharedExperts() : c.ffnDim();
-            String suffix = moe ? "_shexp.weight" : ".weight";
-            layers[l] = new Layer(
-                    gguf.vector(b + "attn_norm.weight", dim),
-                    in,
-                    lowRank ? gguf.vector(b + "attn_q_a_norm.weight", c.qLoraRank()) : null,
-                    lowRank ? gguf.matrix(b + "attn_q_b.weight", c.qLoraRank(), qWidth) : null,
-                    gguf.vector(b + "attn_kv_a_norm.weight", c.kvLoraRank()),
-                    gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), heads),
-                    gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), heads),
-                    gguf.matrix(b + "attn_output.weight", heads * c.valueDim(), dim),
-                    gguf.vector(b + "ffn_norm.weight", dim),
-                    new Matrix[] {gguf.matrix(b + "ffn_gate" + suffix, dim, ffn), gguf.matrix(b + "ffn_up" + suffix, dim, ffn)},
-                    gguf.matrix(b + "ffn_down" + suffix, ffn, dim),
-                    moe ? gguf.matrix(b + "ffn_gate_inp.weight", dim, c.experts()) : null,
-                    moe && gguf.tensor(b + "exp_probs_b.bias") != null ? gguf.vector(b + "exp_probs_b.bias", c.experts()) : null,
-                    expertGateUp,
-                    expertDown);
+            layers[l] = layer(gguf, c, l);
         }
         Matrix output = gguf.tensor("output.weight") != null
                 ? gguf.matrix("output.weight", dim, vocabularySize) : embedding;
-        return new DeepSeek2(c, embedding, layers, gguf.vector("output_norm.weight", dim), output, matmul);
+        float[] outputNorm = gguf.vector("output_norm.weight", dim);
+        Mtp mtp = null;
+        String n = "blk." + c.layers() + ".nextn.";
+        if (c.mtpLayers() > 0 && gguf.tensor(n + "eh_proj.weight") != null) {
+            mtp = new Mtp(gguf.matrix(n + "eh_proj.weight", 2L * dim, dim), gguf.vector(n + "enorm.weight", dim),
+                    gguf.vector(n + "hnorm.weight", dim),
+                    gguf.tensor(n + "embed_tokens.weight") != null ? gguf.matrix(n + "embed_tokens.weight", dim, vocabularySize) : embedding,
+                    layer(gguf, c, c.layers()),
+                    gguf.tensor(n + "shared_head_norm.weight") != null ? gguf.vector(n + "shared_head_norm.weight", dim) : outputNorm,
+                    gguf.tensor(n + "shared_head_head.weight") != null ? gguf.matrix(n + "shared_head_head.weight", dim, vocabularySize) : output);
+        }
+        return new DeepSeek2(c, embedding, layers, outputNorm, output, mtp, matmul);
+    }
+
+    /** The weights of block {@code l} (the MTP layer's block is the one after the last). */
+    private static Layer layer(GgufFile gguf, DeepSeek2Config c, int l) {
+        int dim = c.dim();
+        int heads = c.heads();
+        int qWidth = heads * c.keyDim();
+        String b = "blk." + l + ".";
+        Matrix kva = gguf.matrix(b + "attn_kv_a_mqa.weight", dim, c.cacheWidth());
+        boolean lowRank = c.qLoraRank() > 0;
+        Matrix[] in = lowRank
+                ? new Matrix[] {gguf.matrix(b + "attn_q_a.weight", dim, c.qLoraRank()), kva}
+                : new Matrix[] {gguf.matrix(b + "attn_q.weight", dim, qWidth), kva};
+        boolean moe = c.isMoe(l);
+        Matrix[][] expertGateUp = null;
+        Matrix[] expertDown = null;
+        if (moe) {
+            Matrix[] gate = gguf.matrices(b + "ffn_gate_exps.weight", dim, c.expertFfnDim(), c.experts());
+            Matrix[] up = gguf.matrices(b + "ffn_up_exps.weight", dim, c.expertFfnDim(), c.experts());
+            expertGateUp = new Matrix[c.experts()][];
+            for (int e = 0; e < c.experts(); e++) {
+                expertGateUp[e] = new Matrix[] {gate[e], up[e]};
+            }
+            expertDown = gguf.matrices(b + "ffn_down_exps.weight", c.expertFfnDim(), dim, c.experts());
+        }
+        int ffn = moe ? c.expertFfnDim() * c.sharedExperts() : c.ffnDim();
+        String suffix = moe ? "_shexp.weight" : ".weight";
+        return new Layer(
+                gguf.vector(b + "attn_norm.weight", dim),
+                in,
+                lowRank ? gguf.vector(b + "attn_q_a_norm.weight", c.qLoraRank()) : null,
+                lowRank ? gguf.matrix(b + "attn_q_b.weight", c.qLoraRank(), qWidth) : null,
+                gguf.vector(b + "attn_kv_a_norm.weight", c.kvLoraRank()),
+                gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), heads),
+                gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), heads),
+                gguf.matrix(b + "attn_output.weight", heads * c.valueDim(), dim),
+                gguf.vector(b + "ffn_norm.weight", dim),
+                new Matrix[] {gguf.matrix(b + "ffn_gate" + suffix, dim, ffn), gguf.matrix(b + "ffn_up" + suffix, dim, ffn)},
+                gguf.matrix(b + "ffn_down" + suffix, ffn, dim),
+                moe ? gguf.matrix(b + "ffn_gate_inp.weight", dim, c.experts()) : null,
+                moe && gguf.tensor(b + "exp_probs_b.bias") != null ? gguf.vector(b + "exp_probs_b.bias", c.experts()) : null,
+                expertGateUp,
+                expertDown);
     }
 
     public DeepSeek2Config config() {
@@ -134,7 +164,7 @@ public final class DeepSeek2 implements LanguageModel {
     @Override
     public KvCache newCache(KvCache.Type type, int slots, int contextLength) {
         // One row per token: the latent, then the rotary key. The latent is also the value.
-        return new KvCache(type, config.layers(), slots, contextLength, config.cacheWidth(), 0);
+        return new KvCache(type, config.layers() + (mtp != null ? 1 : 0), slots, contextLength, config.cacheWidth(), 0);
     }
 
     @Override
@@ -174,6 +204,7 @@ public final class DeepSeek2 implements LanguageModel {
         final int capacity;
         final float[] x;
         final Activations normed;
+        final Activations joined;
         final float[] qLow;
         final Activations qLowNormed;
         final float[] q;
@@ -213,6 +244,7 @@ public final class DeepSeek2 implements LanguageModel {
             int heads = c.heads();
             x = new float[capacity * c.dim()];
             normed = new Activations(capacity, c.dim());
+            joined = new Activations(capacity, 2 * c.dim());
             qLow = new float[capacity * Math.max(1, c.qLoraRank())];
             qLowNormed = c.qLoraRank() > 0 ? new Activations(capacity, c.qLoraRank()) : null;
             q = new float[capacity * heads * c.keyDim()];
@@ -290,52 +322,118 @@ public final class DeepSeek2 implements LanguageModel {
 
     @Override
     public void forward(Batch batch, KvCache cache, float[] logits) {
+        forward(batch, cache, logits, null);
+    }
+
+    /**
+     * As {@link #forward(Batch, KvCache, float[])}, and when {@code hidden} is given, also writes
+     * every token's final hidden state (after the output norm, as llama.cpp hands it to the MTP
+     * layer) into it, {@code dim} values per token in batch order.
+     */
+    public void forward(Batch batch, KvCache cache, float[] logits, float[] hidden) {
         cache.check(batch);
         DeepSeek2Config c = config;
         int n = batch.size();
         Scratch s = scratch(n, cache.contextLength());
         int dim = c.dim();
         for (int i = 0; i < n; i++) {
-            int token = batch.token(i);
-            if (token < 0 || token >= c.vocabularySize()) {
-                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
-                        + c.vocabularySize());
-            }
-            tokenEmbedding.dequantizeRow(token, s.x, i * dim);
+            tokenEmbedding.dequantizeRow(checkedToken(batch, i), s.x, i * dim);
         }
-        int half = c.ropeDim() / 2;
-        for (int i = 0; i < n; i++) {
-            Ops.ropeAnglesYarn(batch.position(i), c.rope(), c.ropeDim(), s.cos, s.sin, i * half);
-        }
+        ropeAngles(batch, s);
         for (int l = 0; l < layers.length; l++) {
-            Layer layer = layers[l];
-            Ops.rmsNorm(s.x, layer.attnNorm, c.rmsEps(), s.normed.values(), n, dim);
-            s.normed.update(n);
-            attention(batch, cache, l, layer, s);
-            Ops.add(s.x, s.projected, n * dim);
+            block(layers[l], l, batch, cache, s);
+        }
+        head(batch, outputNorm, output, logits, hidden, s);
+    }
 
-            Ops.rmsNorm(s.x, layer.ffnNorm, c.rmsEps(), s.normed.values(), n, dim);
-            s.normed.update(n);
-            if (layer.router == null) {
-                feedForward(s.normed, layer.gateUp, layer.down, s.denseHidden, s.projected, s);
-            } else {
-                experts(layer, s, n);
-            }
-            Ops.add(s.x, s.projected, n * dim);
+    /** Whether the file has a multi-token-prediction layer, for {@link #draft}. */
+    public boolean hasMtp() {
+        return mtp != null;
+    }
+
+    /**
+     * Runs the multi-token-prediction layer: for each token t_j of the batch (at position j),
+     * with the main model's final hidden state at position j − 1 in {@code hidden} (row i for
+     * batch token i), h = Weh [rmsnorm(emb(t_j)) ; rmsnorm(H_{j−1})], one more block (with its
+     * own layer of the cache) and the shared head: logits for the token at j + 2, for the
+     * tokens that want them.
+     */
+    public void draft(Batch batch, float[] hidden, KvCache cache, float[] logits) {
+        cache.check(batch);
+        DeepSeek2Config c = config;
+        int n = batch.size();
+        Scratch s = scratch(n, cache.contextLength());
+        int dim = c.dim();
+        float[] joined = s.joined.values(); // [rmsnorm(embedding) ; rmsnorm(hidden)] per token, 2·dim wide
+        for (int i = 0; i < n; i++) {
+            mtp.embedding.dequantizeRow(checkedToken(batch, i), joined, 2 * i * dim);
+            Ops.rmsNormInPlace(joined, 2 * i * dim, mtp.embeddingNorm, c.rmsEps(), dim);
+            System.arraycopy(hidden, i * dim, joined, (2 * i + 1) * dim, dim);
+            Ops.rmsNormInPlace(joined, (2 * i + 1) * dim, mtp.hiddenNorm, c.rmsEps(), dim);
+        }
+        s.joined.update(n);
+        matmul.multiply(mtp.projection, s.joined, s.x);
+        ropeAngles(batch, s);
+        block(mtp.block, layers.length, batch, cache, s);
+        head(batch, mtp.headNorm, mtp.head, logits, null, s);
+    }
+
+    private int checkedToken(Batch batch, int i) {
+        int token = batch.token(i);
+        if (token < 0 || token >= config.vocabularySize()) {
+            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
+                    + config.vocabularySize());
+        }
+        return token;
+    }
+
+    private void ropeAngles(Batch batch, Scratch s) {
+        int half = config.ropeDim() / 2;
+        for (int i = 0; i < batch.size(); i++) {
+            Ops.ropeAnglesYarn(batch.position(i), config.rope(), config.ropeDim(), s.cos, s.sin, i * half);
+        }
+    }
+
+    /** One transformer block on the residual stream {@code s.x}, using layer {@code l} of the cache. */
+    private void block(Layer layer, int l, Batch batch, KvCache cache, Scratch s) {
+        DeepSeek2Config c = config;
+        int n = batch.size();
+        int dim = c.dim();
+        Ops.rmsNorm(s.x, layer.attnNorm, c.rmsEps(), s.normed.values(), n, dim);
+        s.normed.update(n);
+        attention(batch, cache, l, layer, s);
+        Ops.add(s.x, s.projected, n * dim);
+
+        Ops.rmsNorm(s.x, layer.ffnNorm, c.rmsEps(), s.normed.values(), n, dim);
+        s.normed.update(n);
+        if (layer.router == null) {
+            feedForward(s.normed, layer.gateUp, layer.down, s.denseHidden, s.projected, s);
+        } else {
+            experts(layer, s, n);
+        }
+        Ops.add(s.x, s.projected, n * dim);
+    }
+
+    /** The final norm of every token (into {@code hidden} if given), and the logits of those that want them. */
+    private void head(Batch batch, float[] norm, Matrix head, float[] logits, float[] hidden, Scratch s) {
+        int n = batch.size();
+        int dim = config.dim();
+        float[] normed = s.normed.values();
+        Ops.rmsNorm(s.x, norm, config.rmsEps(), normed, n, dim);
+        if (hidden != null) {
+            System.arraycopy(normed, 0, hidden, 0, n * dim);
         }
         int rows = 0;
         for (int i = 0; i < n; i++) {
             if (batch.wantsLogits(i)) {
-                System.arraycopy(s.x, i * dim, s.x, rows * dim, dim);
+                System.arraycopy(normed, i * dim, normed, rows * dim, dim);
                 rows++;
             }
         }
-        if (rows == 0) {
-            return;
+        if (rows > 0) {
+            s.normed.update(rows);
+            matmul.multiply(head, s.normed, logits);
         }
-        Ops.rmsNorm(s.x, outputNorm, c.rmsEps(), s.normed.values(), rows, dim);
-        s.normed.update(rows);
-        matmul.multiply(output, s.normed, logits);
     }
 
     /** Multi-head latent attention of the batch's normed input; leaves Wo · heads in {@code s.projected}. */

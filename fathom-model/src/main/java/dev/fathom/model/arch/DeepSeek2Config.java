@@ -16,6 +16,7 @@ import dev.fathom.model.gguf.GgufFile;
  * @param sigmoidGating V3's sigmoid router scores; V2 uses a softmax
  * @param expertWeightsScale multiplies the routing weights (V3: 2.5); 1 leaves them
  * @param groups expert groups for group-limited routing (0 or 1: none)
+ * @param mtpLayers multi-token-prediction layers stored after the main ones (nextn_predict_layers)
  */
 public record DeepSeek2Config(
         int dim,
@@ -40,7 +41,8 @@ public record DeepSeek2Config(
         float expertWeightsScale,
         int groups,
         int groupsUsed,
-        Rope rope) {
+        Rope rope,
+        int mtpLayers) {
 
     /**
      * Rotary positions with optional YaRN context extension, as llama.cpp computes them.
@@ -63,6 +65,9 @@ public record DeepSeek2Config(
         int blocks = positive(file, gguf, p + "block_count");
         int nextn = gguf.getInt(p + "nextn_predict_layers", 0);
         int layers = blocks - nextn;
+        if (nextn < 0 || layers < 1) {
+            throw new GgufException(file + ": nextn_predict_layers " + nextn + " leaves no layers of the " + blocks);
+        }
         int heads = positive(file, gguf, p + "attention.head_count");
         if (!gguf.has(p + "attention.key_length_mla")) {
             throw new GgufException(file + ": this deepseek2 file stores the unsplit attn_kv_b of older converters "
@@ -100,7 +105,7 @@ public record DeepSeek2Config(
                 experts, used, gguf.getInt(p + "expert_shared_count", 0),
                 gguf.getInt(p + "expert_feed_forward_length", 0), gating == 2,
                 gguf.getBool(p + "expert_weights_norm", false), weightsScale == 0f ? 1f : weightsScale,
-                groups > 1 ? groups : 0, groups > 1 ? groupsUsed : 0, rope(gguf, p, file, ropeDim, keyDim, contextLength));
+                groups > 1 ? groups : 0, groups > 1 ? groupsUsed : 0, rope(gguf, p, file, ropeDim, keyDim, contextLength), nextn);
     }
 
     /**

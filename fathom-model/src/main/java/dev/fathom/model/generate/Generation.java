@@ -26,15 +26,23 @@ public record Generation(SamplerSettings sampler, int maxTokens, List<String> st
         CANCELLED
     }
 
-    /** Measured durations, in nanoseconds. */
+    /**
+     * Measured durations, in nanoseconds, and with multi-token prediction how many tokens were
+     * drafted and how many of those the model confirmed.
+     */
     public record Timings(int promptTokens, int cachedTokens, long promptNanos, int generatedTokens,
-            long generationNanos) {
+            long generationNanos, int draftedTokens, int acceptedDrafts) {
         public double promptTokensPerSecond() {
             return promptNanos == 0 ? 0 : (promptTokens - cachedTokens) * 1e9 / promptNanos;
         }
 
         public double generationTokensPerSecond() {
             return generationNanos == 0 ? 0 : generatedTokens * 1e9 / generationNanos;
+        }
+
+        /** The share of drafted tokens the model confirmed; 0 when nothing was drafted. */
+        public double acceptanceRate() {
+            return draftedTokens == 0 ? 0 : (double) acceptedDrafts / draftedTokens;
         }
     }
 

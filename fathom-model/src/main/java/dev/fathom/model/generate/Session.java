@@ -2,6 +2,7 @@ package dev.fathom.model.generate;
 
 import dev.fathom.model.arch.Batch;
 import dev.fathom.model.arch.ContextOverflowException;
+import dev.fathom.model.arch.DeepSeek2;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
 import dev.fathom.model.generate.Generation.Result;
@@ -28,6 +29,18 @@ public final class Session implements AutoCloseable {
     private final int[] history;
     private int length;
     private Sampler sampler;
+    // With multi-token prediction (else null): the model, and buffers for drafting.
+    private final DeepSeek2 mtp;
+    private final Batch draftBatch;
+    private final float[] pairLogits;
+    private final float[] draftLogits;
+    private final float[] lastHidden;
+    private final float[] promptHidden;
+    private final float[] draftHidden;
+    private final float[] fillHidden;
+    /** An accepted draft (at the position before the next draft) not yet in the drafter's cache, or -1. */
+    private int fillToken = -1;
+    private int fillPosition;
 
     /**
      * @param contextLength the most tokens the session can hold, prompt and reply together
@@ -35,12 +48,37 @@ public final class Session implements AutoCloseable {
      * @param cacheType the element type of the KV cache
      */
     public Session(LanguageModel model, Tokenizer tokenizer, int contextLength, int batchSize, KvCache.Type cacheType) {
+        this(model, tokenizer, contextLength, batchSize, cacheType, false);
+    }
+
+    /**
+     * As {@link #Session(LanguageModel, Tokenizer, int, int, KvCache.Type)}; with {@code drafts},
+     * replies are generated with the model's multi-token-prediction layer drafting ahead (the
+     * same replies, sooner when the drafts are good).
+     *
+     * @throws IllegalArgumentException if drafts are asked of a model without such a layer
+     */
+    public Session(LanguageModel model, Tokenizer tokenizer, int contextLength, int batchSize, KvCache.Type cacheType,
+            boolean drafts) {
+        if (drafts && !(model instanceof DeepSeek2 d && d.hasMtp())) {
+            throw new IllegalArgumentException("this model has no multi-token-prediction layer to draft with"
+                    + " (DeepSeek-V3 and R1 files keep one when converted with it)");
+        }
         this.model = model;
         this.tokenizer = tokenizer;
         this.cache = model.newCache(cacheType, 1, contextLength);
         this.batch = new Batch(batchSize);
         this.logits = new float[model.vocabularySize()];
         this.history = new int[contextLength];
+        this.mtp = drafts ? (DeepSeek2) model : null;
+        int dim = drafts ? mtp.config().dim() : 0;
+        this.draftBatch = drafts ? new Batch(batchSize) : null;
+        this.pairLogits = drafts ? new float[2 * model.vocabularySize()] : null;
+        this.draftLogits = drafts ? new float[model.vocabularySize()] : null;
+        this.lastHidden = new float[dim];
+        this.promptHidden = new float[batchSize * dim];
+        this.draftHidden = new float[Math.max(2, batchSize) * dim];
+        this.fillHidden = new float[dim];
     }
 
     public int contextLength() {
@@ -80,61 +118,184 @@ public final class Session implements AutoCloseable {
         int cached = Math.min(commonPrefix(prompt), prompt.length - 1);
         System.arraycopy(prompt, cached, history, cached, prompt.length - cached);
         length = cached;
-        evaluatePrompt(prompt.length);
+        if (mtp != null) {
+            evaluatePromptWithDrafter(prompt.length);
+        } else {
+            evaluatePrompt(prompt.length);
+        }
         long promptDone = System.nanoTime();
 
         if (sampler == null || !sampler.settings().equals(generation.sampler())) {
             sampler = new Sampler(generation.sampler(), model.vocabularySize());
         }
-        TextStream stream = new TextStream();
-        StopStrings stops = new StopStrings(generation.stopStrings());
-        StringBuilder text = new StringBuilder();
-        int firstGenerated = length;
-        StopReason reason = generation.maxTokens() == 0 ? StopReason.MAX_TOKENS : null;
-        while (reason == null) {
+        Reply reply = new Reply(generation, onText);
+        if (mtp != null) {
+            generateWithDrafts(reply, cancelled);
+        } else {
+            generate(reply, cancelled);
+        }
+        StopReason reason = reply.reason;
+        if (reason != StopReason.STOP_STRING) {
+            reply.emit(reply.stops.push(reply.stream.flush()));
+            reply.emit(reply.stops.flush());
+        }
+        int[] tokens = Arrays.copyOfRange(history, reply.firstGenerated, length);
+        length = reply.evaluated; // a last token that was sampled but never evaluated is not in the cache
+        long end = System.nanoTime();
+        return new Result(prompt.clone(), tokens, reply.text.toString(), reason, new Timings(prompt.length, cached,
+                promptDone - start, tokens.length, end - promptDone, reply.drafted, reply.accepted));
+    }
+
+    /** Token by token: sample, then evaluate what was sampled. */
+    private void generate(Reply reply, BooleanSupplier cancelled) {
+        while (reply.reason == null) {
             if (cancelled.getAsBoolean()) {
-                reason = StopReason.CANCELLED;
+                reply.reason = StopReason.CANCELLED;
                 break;
             }
-            int token = sampler.sample(logits, 0, history, length);
+            if (reply.push(sampler.sample(logits, 0, history, length))) {
+                batch.clear().add(history[length - 1], length - 1, 0, true);
+                model.forward(batch, cache, logits);
+                reply.evaluated = length;
+            }
+        }
+    }
+
+    /**
+     * With the model's multi-token-prediction layer drafting one token ahead: each sampled token
+     * is evaluated together with the draft that follows it, and when the token sampled next
+     * (from the main model's own logits, as always) is the draft, its logits are already there.
+     * Every token is still sampled from the main model's logits, in order, with one draw each,
+     * so the reply is the one generation without drafts gives.
+     */
+    private void generateWithDrafts(Reply reply, BooleanSupplier cancelled) {
+        int dim = mtp.config().dim();
+        float[] hidden = new float[2 * dim]; // the main model's final states of the pair just evaluated
+        boolean pending = false; // a sampled token in the history, not evaluated yet
+        while (reply.reason == null) {
+            if (!pending) {
+                if (cancelled.getAsBoolean()) {
+                    reply.reason = StopReason.CANCELLED;
+                    break;
+                }
+                if (!reply.push(sampler.sample(logits, 0, history, length))) {
+                    break;
+                }
+            }
+            int position = length - 1;
+            int token = history[position];
+            int draft = -1;
+            batch.clear().add(token, position, 0, true);
+            if (position + 1 < history.length) {
+                draft = draftAfter(token, position);
+                batch.add(draft, position + 1, 0, true);
+                reply.drafted++;
+            }
+            mtp.forward(batch, cache, pairLogits, hidden);
+            System.arraycopy(hidden, 0, lastHidden, 0, dim);
+            reply.evaluated = length;
+            pending = false;
+            if (cancelled.getAsBoolean()) {
+                reply.reason = StopReason.CANCELLED;
+                break;
+            }
+            int vocabulary = logits.length;
+            int next = sampler.sample(pairLogits, 0, history, length);
+            if (!reply.push(next)) {
+                break;
+            }
+            if (next == draft) {
+                // The draft's keys and values, logits and state were computed with it: keep them.
+                reply.accepted++;
+                reply.evaluated = length;
+                // The drafter's cache needs this position too: it joins the next draft's pass.
+                fillToken = next;
+                fillPosition = position + 1;
+                System.arraycopy(lastHidden, 0, fillHidden, 0, dim);
+                System.arraycopy(pairLogits, vocabulary, logits, 0, vocabulary);
+                System.arraycopy(hidden, dim, lastHidden, 0, dim);
+            } else {
+                pending = true; // sampled from the main model's logits, evaluated on the next turn of the loop
+            }
+        }
+        if (fillToken >= 0 && fillPosition < reply.evaluated) {
+            draftBatch.clear().add(fillToken, fillPosition, 0, false);
+            mtp.draft(draftBatch, fillHidden, cache, draftLogits);
+        }
+        fillToken = -1;
+    }
+
+    /**
+     * The drafter's guess for the token after {@code token} at {@code position}, given the main
+     * model's state before it; an accepted draft's position still missing from the drafter's
+     * cache ({@code fillToken}) goes through the same pass.
+     */
+    private int draftAfter(int token, int position) {
+        int dim = mtp.config().dim();
+        draftBatch.clear();
+        if (fillToken >= 0) {
+            draftBatch.add(fillToken, fillPosition, 0, false);
+            System.arraycopy(fillHidden, 0, draftHidden, 0, dim);
+            fillToken = -1;
+        }
+        System.arraycopy(lastHidden, 0, draftHidden, draftBatch.size() * dim, dim);
+        draftBatch.add(token, position, 0, true);
+        mtp.draft(draftBatch, draftHidden, cache, draftLogits);
+        int best = 0;
+        for (int i = 1; i < draftLogits.length; i++) {
+            if (draftLogits[i] > draftLogits[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** The text, stop conditions and counts of one reply. */
+    private final class Reply {
+        final TextStream stream = new TextStream();
+        final StopStrings stops;
+        final StringBuilder text = new StringBuilder();
+        final Consumer<String> onText;
+        final int maxTokens;
+        final int firstGenerated = length;
+        StopReason reason;
+        int evaluated = length;
+        int drafted;
+        int accepted;
+
+        Reply(Generation generation, Consumer<String> onText) {
+            this.stops = new StopStrings(generation.stopStrings());
+            this.onText = onText;
+            this.maxTokens = generation.maxTokens();
+            this.reason = maxTokens == 0 ? StopReason.MAX_TOKENS : null;
+        }
+
+        /**
+         * Takes a sampled token into the history and the text; returns whether generation goes
+         * on (and the token must be evaluated), else sets the reason it ended.
+         */
+        boolean push(int token) {
             if (tokenizer.isEndOfGeneration(token)) {
                 reason = StopReason.END_OF_GENERATION;
-                break;
+                return false;
             }
-            history[length] = token;
-            String piece = stops.push(stream.push(tokenizer.bytes(token, false)));
-            emit(piece, text, onText);
-            length++; // the token is in the history; its keys and values enter the cache below
+            history[length++] = token;
+            emit(stops.push(stream.push(tokenizer.bytes(token, false))));
             if (stops.stopped()) {
                 reason = StopReason.STOP_STRING;
-            } else if (generation.maxTokens() >= 0 && length - firstGenerated >= generation.maxTokens()) {
+            } else if (maxTokens >= 0 && length - firstGenerated >= maxTokens) {
                 reason = StopReason.MAX_TOKENS;
             } else if (length >= history.length) {
                 reason = StopReason.CONTEXT_FULL;
-            } else {
-                batch.clear().add(token, length - 1, 0, true);
-                model.forward(batch, cache, logits);
             }
+            return reason == null;
         }
-        if (reason != StopReason.STOP_STRING) {
-            emit(stops.push(stream.flush()), text, onText);
-            emit(stops.flush(), text, onText);
-        }
-        int[] tokens = Arrays.copyOfRange(history, firstGenerated, length);
-        // The last token of a reply cut short was sampled but never evaluated: it is not in the cache.
-        if (reason == StopReason.STOP_STRING || (reason == StopReason.MAX_TOKENS && tokens.length > 0)
-                || reason == StopReason.CONTEXT_FULL) {
-            length--;
-        }
-        long end = System.nanoTime();
-        return new Result(prompt.clone(), tokens, text.toString(), reason,
-                new Timings(prompt.length, cached, promptDone - start, tokens.length, end - promptDone));
-    }
 
-    private static void emit(String piece, StringBuilder text, Consumer<String> onText) {
-        if (!piece.isEmpty()) {
-            text.append(piece);
-            onText.accept(piece);
+        void emit(String piece) {
+            if (!piece.isEmpty()) {
+                text.append(piece);
+                onText.accept(piece);
+            }
         }
     }
 
@@ -157,6 +318,39 @@ public final class Session implements AutoCloseable {
                 batch.add(history[position], position, 0, position == end - 1);
             }
             model.forward(batch, cache, logits);
+            length += n;
+        }
+    }
+
+    /**
+     * As {@link #evaluatePrompt}, keeping the main model's final states so that the drafter's
+     * layer of the cache gets every prompt position too (position j from token j and the state
+     * at j − 1). The evaluation starts one token early when it continues a cached history, to
+     * recover the state before it.
+     */
+    private void evaluatePromptWithDrafter(int end) {
+        int dim = mtp.config().dim();
+        length = Math.max(0, length - 1);
+        boolean known = false; // whether lastHidden holds the state at length - 1
+        while (length < end) {
+            int n = Math.min(batch.capacity(), end - length);
+            batch.clear();
+            for (int i = 0; i < n; i++) {
+                int position = length + i;
+                batch.add(history[position], position, 0, position == end - 1);
+            }
+            mtp.forward(batch, cache, logits, promptHidden);
+            draftBatch.clear();
+            for (int i = known ? 0 : 1; i < n; i++) {
+                float[] before = i == 0 ? lastHidden : promptHidden;
+                System.arraycopy(before, i == 0 ? 0 : (i - 1) * dim, draftHidden, draftBatch.size() * dim, dim);
+                draftBatch.add(history[length + i], length + i, 0, false);
+            }
+            if (draftBatch.size() > 0) {
+                mtp.draft(draftBatch, draftHidden, cache, draftLogits);
+            }
+            System.arraycopy(promptHidden, (n - 1) * dim, lastHidden, 0, dim);
+            known = true;
             length += n;
         }
     }

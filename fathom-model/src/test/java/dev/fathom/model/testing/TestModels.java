@@ -47,6 +47,15 @@ public final class TestModels {
             return new Spec("deepseek2-v3", type, 4, 4);
         }
 
+        /**
+         * The V3 design with a multi-token-prediction layer after the 4 main ones, whose
+         * projection passes the token's embedding straight through, so that it drafts what the
+         * successor-predicting head makes the main model say next (most of the time).
+         */
+        public static Spec deepSeekV3WithMtp(GgmlType type) {
+            return new Spec("deepseek2-v3-mtp", type, 4, 4);
+        }
+
         String fileName() {
             return architecture + "-" + type.name().toLowerCase() + "-l" + layers + "-s" + seed + "-v" + VERSION + ".gguf";
         }
@@ -244,7 +253,9 @@ public final class TestModels {
      * one kv head over the latent), with DeepSeek-V3's vocabulary and the R1 chat template.
      */
     private static void writeDeepSeek2(Spec spec, Path file) throws IOException {
-        boolean v3 = spec.architecture.equals("deepseek2-v3");
+        boolean v3 = spec.architecture.startsWith("deepseek2-v3");
+        boolean mtp = spec.architecture.endsWith("-mtp");
+        int blocks = spec.layers + (mtp ? 1 : 0);
         Vocabulary v = deepSeekV3Vocabulary("deepseek-v3");
         String a = "deepseek2.";
         int keyDim = NOPE + ROPE;
@@ -253,7 +264,7 @@ public final class TestModels {
                 .putString("general.name", "fathom-test-" + spec.fileName())
                 .putUint32(a + "context_length", v3 ? 163840 : 4096)
                 .putUint32(a + "embedding_length", DIM)
-                .putUint32(a + "block_count", spec.layers)
+                .putUint32(a + "block_count", blocks)
                 .putUint32(a + "feed_forward_length", FFN)
                 .putUint32(a + "attention.head_count", MLA_HEADS)
                 .putUint32(a + "attention.head_count_kv", 1)
@@ -303,7 +314,18 @@ public final class TestModels {
         // which llama.cpp's quantizer replaces by a type whose blocks fit, as here.
         GgmlType narrow = NOPE % spec.type.blockSize == 0 ? spec.type : GgmlType.Q8_0;
         float depth = (float) Math.sqrt(spec.layers / 2.0); // keeps the residual stream's sum of layers moderate
-        for (int l = 0; l < spec.layers; l++) {
+        if (mtp) {
+            w.putUint32(a + "nextn_predict_layers", 1);
+            String n = "blk." + spec.layers + ".nextn.";
+            float[] projection = gaussian(random, 2 * DIM * DIM, 0.02f / (float) Math.sqrt(DIM));
+            for (int r = 0; r < DIM; r++) {
+                projection[r * 2 * DIM + r] += 1f; // row r reads the normed embedding's value r
+            }
+            w.addTensor(n + "eh_proj.weight", spec.type, new long[] {2 * DIM, DIM}, projection);
+            w.addTensor(n + "enorm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
+            w.addTensor(n + "hnorm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
+        }
+        for (int l = 0; l < blocks; l++) {
             String b = "blk." + l + ".";
             w.addTensor(b + "attn_norm.weight", GgmlType.F32, new long[] {DIM}, norm(random));
             if (v3) {
