@@ -159,9 +159,25 @@ class CommandsTest {
     }
 
     @Test
+    void quantizeWritesTheWeightMatricesInTheNewType() {
+        Path out = dir.resolve("q4_k.gguf");
+        Outcome r = fathom("quantize", MODEL.toString(), out.toString(), "q4_k");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("wrote " + out);
+        try (GgufFile gguf = GgufFile.open(out)) {
+            assertThat(gguf.tensor("blk.0.ffn_up.weight").type()).isEqualTo(GgmlType.Q4_K);
+            assertThat(gguf.tensor("blk.0.attn_norm.weight").type()).isEqualTo(GgmlType.F32);
+        }
+        Outcome generated = fathom("run", "-m", out.toString(), "-p", "Hello", "-n", "4", "--temp", "0", "--json");
+        assertThat(generated.code()).as(generated.err()).isZero();
+        assertThat(fathom("quantize", MODEL.toString(), dir.resolve("x.gguf").toString(), "q3_k").err())
+                .contains("unknown type 'q3_k' (supported: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k, bf16)");
+    }
+
+    @Test
     void helpListsTheCommands() {
         Outcome r = fathom("--help");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench");
+        assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench").contains("quantize");
     }
 }
