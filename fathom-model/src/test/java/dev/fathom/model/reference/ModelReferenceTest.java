@@ -66,35 +66,46 @@ class ModelReferenceTest {
     @MethodSource("models")
     void logitsAndGreedyContinuationMatchLlamaCpp(String architecture, GgmlType type, KvCache.Type cache) {
         Path file = TestModels.get(new Spec(architecture, type, 2, architecture.equals("qwen2") ? 1 : 2));
+        assertMatchesLlamaCpp(file, PROMPT, cache, tolerance(type), architecture + " " + type);
+    }
+
+    /**
+     * The comparison every reference test of a model makes: the same token ids for
+     * {@code text}, logits at 16 positions with the same top token and within
+     * {@code tolerance}, and the same 32-token greedy continuation, with a cache of {@code cache}.
+     */
+    static void assertMatchesLlamaCpp(Path file, String text, KvCache.Type cache, float tolerance, String label) {
         try (Model model = Model.open(file, 2)) {
-            int[] prompt = model.tokenizer().encode(PROMPT, true, true);
+            int[] prompt = model.tokenizer().encode(text, true, true);
             assertThat(prompt.length).isGreaterThan(POSITIONS);
             int[] positions = new int[POSITIONS];
             for (int i = 0; i < POSITIONS; i++) {
                 positions[i] = i * (prompt.length - 1) / (POSITIONS - 1);
             }
             List<JsonNode> answers = new LlamaCpp()
+                    .add("tokenize", file, "text", text)
                     .add("logits", file, "tokens", prompt, "positions", positions, "kvType", cache.name())
                     .add("greedy", file, "tokens", prompt, "n", CONTINUATION, "kvType", cache.name())
                     .run();
-            float[][] expected = LlamaCpp.floatVectors(answers.get(0), "logits");
+            assertThat(prompt).as("token ids").containsExactly(LlamaCpp.ints(answers.get(0), "tokens"));
+            float[][] expected = LlamaCpp.floatVectors(answers.get(1), "logits");
             float[][] actual = logits(model.network(), cache, prompt, positions);
             float worst = 0;
             for (int p = 0; p < POSITIONS; p++) {
                 worst = Math.max(worst, maxAbsDifference(actual[p], expected[p]));
             }
-            System.out.printf("%s %s, %s cache: largest logit difference from llama.cpp over %d positions: %.4f%n",
-                    architecture, type, cache, POSITIONS, worst);
+            System.out.printf("%s, %s cache: largest logit difference from llama.cpp over %d positions: %.4f%n",
+                    label, cache, POSITIONS, worst);
             for (int p = 0; p < POSITIONS; p++) {
                 assertThat(argmax(actual[p])).as("top token at position %d", positions[p]).isEqualTo(argmax(expected[p]));
                 assertThat(maxAbsDifference(actual[p], expected[p])).as("largest logit difference at position %d", positions[p])
-                        .isLessThanOrEqualTo(tolerance(type));
+                        .isLessThanOrEqualTo(tolerance);
             }
             try (Session session = model.newSession(512, 512, cache)) {
                 Generation greedy = new Generation(SamplerSettings.greedy(), CONTINUATION, List.of());
                 // llama.cpp's greedy loop does not stop at end-of-generation tokens; ours does, so compare up to one.
                 int[] ours = session.generate(prompt, greedy, s -> { }, () -> false).tokens();
-                int[] theirs = LlamaCpp.ints(answers.get(1), "tokens");
+                int[] theirs = LlamaCpp.ints(answers.get(2), "tokens");
                 assertThat(ours).as("greedy continuation").containsExactly(java.util.Arrays.copyOf(theirs, ours.length));
                 assertThat(ours.length == CONTINUATION || model.tokenizer().isEndOfGeneration(theirs[ours.length])).isTrue();
             }

@@ -74,16 +74,8 @@ public final class BenchModel {
                 .putUint32("qwen2.attention.head_count", HEADS)
                 .putUint32("qwen2.attention.head_count_kv", KV_HEADS)
                 .putFloat32("qwen2.attention.layer_norm_rms_epsilon", 1e-6f)
-                .putFloat32("qwen2.rope.freq_base", 10000f)
-                .putString("tokenizer.ggml.model", "gpt2")
-                .putString("tokenizer.ggml.pre", v.pre())
-                .putStrings("tokenizer.ggml.tokens", v.tokens())
-                .putInt32s("tokenizer.ggml.token_type", v.types())
-                .putStrings("tokenizer.ggml.merges", v.merges())
-                .putUint32("tokenizer.ggml.bos_token_id", v.bos())
-                .putUint32("tokenizer.ggml.eos_token_id", v.eos())
-                .putBool("tokenizer.ggml.add_bos_token", true)
-                .putString("tokenizer.chat_template", v.template());
+                .putFloat32("qwen2.rope.freq_base", 10000f);
+        v.writeTo(w);
         int vocab = v.tokens().length;
         int kv = KV_HEADS * HEAD_DIM;
         matrix(w, "token_embd.weight", base, DIM, vocab, 1f, 1);
@@ -159,15 +151,8 @@ public final class BenchModel {
                 .putUint32(a + "expert_feed_forward_length", expertFfn)
                 .putFloat32(a + "expert_weights_scale", 1f)
                 .putBool(a + "expert_weights_norm", false)
-                .putUint32(a + "expert_gating_func", 1)
-                .putString("tokenizer.ggml.model", "gpt2")
-                .putString("tokenizer.ggml.pre", v.pre())
-                .putStrings("tokenizer.ggml.tokens", v.tokens())
-                .putInt32s("tokenizer.ggml.token_type", v.types())
-                .putStrings("tokenizer.ggml.merges", v.merges())
-                .putUint32("tokenizer.ggml.bos_token_id", v.bos())
-                .putUint32("tokenizer.ggml.eos_token_id", v.eos())
-                .putBool("tokenizer.ggml.add_bos_token", true);
+                .putUint32(a + "expert_gating_func", 1);
+        v.writeTo(w);
         int vocab = v.tokens().length;
         float in = 1f / (float) Math.sqrt(dim);
         matrix(w, "token_embd.weight", base, dim, vocab, 1f, 1);

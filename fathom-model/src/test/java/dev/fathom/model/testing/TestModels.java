@@ -89,6 +89,20 @@ public final class TestModels {
     /** A vocabulary in GGUF form. */
     record Vocabulary(String[] tokens, int[] types, String[] merges, int bos, int eos, String pre,
             String template, int normalTokens) {
+        /** Puts the tokenizer's keys into {@code w}, as llama.cpp's converter names them. */
+        void writeTo(GgufWriter w) {
+            w.putString("tokenizer.ggml.model", "gpt2")
+                    .putString("tokenizer.ggml.pre", pre)
+                    .putStrings("tokenizer.ggml.tokens", tokens)
+                    .putInt32s("tokenizer.ggml.token_type", types)
+                    .putStrings("tokenizer.ggml.merges", merges)
+                    .putUint32("tokenizer.ggml.bos_token_id", bos)
+                    .putUint32("tokenizer.ggml.eos_token_id", eos)
+                    .putUint32("tokenizer.ggml.padding_token_id", eos)
+                    .putBool("tokenizer.ggml.add_bos_token", true)
+                    .putBool("tokenizer.ggml.add_eos_token", false)
+                    .putString("tokenizer.chat_template", template);
+        }
     }
 
     private static void write(Spec spec, Path file) throws IOException {
@@ -109,18 +123,8 @@ public final class TestModels {
                 .putUint32(a + "attention.head_count", HEADS)
                 .putUint32(a + "attention.head_count_kv", KV_HEADS)
                 .putFloat32(a + "attention.layer_norm_rms_epsilon", 1e-6f)
-                .putFloat32(a + "rope.freq_base", qwen ? 10000f : 500000f)
-                .putString("tokenizer.ggml.model", "gpt2")
-                .putString("tokenizer.ggml.pre", v.pre)
-                .putStrings("tokenizer.ggml.tokens", v.tokens)
-                .putInt32s("tokenizer.ggml.token_type", v.types)
-                .putStrings("tokenizer.ggml.merges", v.merges)
-                .putUint32("tokenizer.ggml.bos_token_id", v.bos)
-                .putUint32("tokenizer.ggml.eos_token_id", v.eos)
-                .putUint32("tokenizer.ggml.padding_token_id", v.eos)
-                .putBool("tokenizer.ggml.add_bos_token", true)
-                .putBool("tokenizer.ggml.add_eos_token", false)
-                .putString("tokenizer.chat_template", v.template);
+                .putFloat32(a + "rope.freq_base", qwen ? 10000f : 500000f);
+        v.writeTo(w);
         if (!qwen) {
             w.putUint32(a + "rope.dimension_count", HEAD_DIM);
         }
@@ -283,18 +287,8 @@ public final class TestModels {
                 .putUint32(a + "expert_feed_forward_length", EXPERT_FFN)
                 .putFloat32(a + "expert_weights_scale", v3 ? 2.5f : 1f)
                 .putBool(a + "expert_weights_norm", v3)
-                .putUint32(a + "expert_gating_func", v3 ? 2 : 1)
-                .putString("tokenizer.ggml.model", "gpt2")
-                .putString("tokenizer.ggml.pre", v.pre)
-                .putStrings("tokenizer.ggml.tokens", v.tokens)
-                .putInt32s("tokenizer.ggml.token_type", v.types)
-                .putStrings("tokenizer.ggml.merges", v.merges)
-                .putUint32("tokenizer.ggml.bos_token_id", v.bos)
-                .putUint32("tokenizer.ggml.eos_token_id", v.eos)
-                .putUint32("tokenizer.ggml.padding_token_id", v.eos)
-                .putBool("tokenizer.ggml.add_bos_token", true)
-                .putBool("tokenizer.ggml.add_eos_token", false)
-                .putString("tokenizer.chat_template", v.template);
+                .putUint32(a + "expert_gating_func", v3 ? 2 : 1);
+        v.writeTo(w);
         if (v3) {
             w.putUint32(a + "attention.q_lora_rank", Q_LORA)
                     .putUint32(a + "expert_group_count", 4)
@@ -525,23 +519,16 @@ public final class TestModels {
         }
         try {
             Vocabulary v = deepSeekV3Vocabulary(pre);
-            new GgufWriter()
+            GgufWriter w = new GgufWriter()
                     .putString("general.architecture", "llama")
                     .putUint32("llama.context_length", 4096)
                     .putUint32("llama.embedding_length", 64)
                     .putUint32("llama.block_count", 1)
                     .putUint32("llama.feed_forward_length", 128)
                     .putUint32("llama.attention.head_count", 1)
-                    .putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-6f)
-                    .putString("tokenizer.ggml.model", "gpt2")
-                    .putString("tokenizer.ggml.pre", pre)
-                    .putStrings("tokenizer.ggml.tokens", v.tokens)
-                    .putInt32s("tokenizer.ggml.token_type", v.types)
-                    .putStrings("tokenizer.ggml.merges", v.merges)
-                    .putUint32("tokenizer.ggml.bos_token_id", v.bos)
-                    .putUint32("tokenizer.ggml.eos_token_id", v.eos)
-                    .putBool("tokenizer.ggml.add_bos_token", true)
-                    .write(file);
+                    .putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-6f);
+            v.writeTo(w);
+            w.write(file);
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
