@@ -18,14 +18,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 templates=.cache/templates
-if [ ! -f "$templates/.done" ]; then
+wanted="deepseek-ai-DeepSeek-R1-Distill-Qwen-32B deepseek-ai-DeepSeek-R1-Distill-Llama-8B deepseek-ai-DeepSeek-V3.1"
+if [ ! -f "$templates/.done" ] || [ "$(cat "$templates/.done")" != "$wanted" ]; then
   rm -rf .cache/llama.cpp "$templates"
   mkdir -p "$templates"
   git init -q .cache/llama.cpp
   git -C .cache/llama.cpp fetch -q "$PWD/node_modules/node-llama-cpp/llama/gitRelease.bundle" HEAD
-  for t in deepseek-ai-DeepSeek-R1-Distill-Qwen-32B deepseek-ai-DeepSeek-R1-Distill-Llama-8B; do
+  for t in $wanted; do
     git -C .cache/llama.cpp show "FETCH_HEAD:models/templates/$t.jinja" > "$templates/$t.jinja"
   done
   rm -rf .cache/llama.cpp
-  touch "$templates/.done"
+  echo "$wanted" > "$templates/.done"
 fi

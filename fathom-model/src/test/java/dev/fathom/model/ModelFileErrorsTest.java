@@ -65,12 +65,9 @@ class ModelFileErrorsTest {
     }
 
     @Test
-    void anOlderDeepSeekFileWithTheUnsplitKvProjectionIsNamed() {
-        Path file = new GgufEdit().dropKey("deepseek2.attention.key_length_mla").dropKey("deepseek2.attention.value_length_mla")
-                .apply(deepSeek(), dir.resolve("kv_b.gguf"));
-        assertThatThrownBy(() -> Model.open(file, 1)).isInstanceOf(GgufException.class)
-                .hasMessage(file + ": this deepseek2 file stores the unsplit attn_kv_b of older converters "
-                        + "(no attention.key_length_mla); convert it again with a current llama.cpp");
+    void aDeepSeekFileWithoutItsKeyProjectionIsNamed() {
+        Path file = new GgufEdit().dropTensor("blk.1.attn_k_b.weight").apply(deepSeek(), dir.resolve("k_b.gguf"));
+        assertThatThrownBy(() -> Model.open(file, 1)).hasMessage(file + ": required tensor blk.1.attn_k_b.weight is missing");
     }
 
     @Test

@@ -2,9 +2,13 @@ package dev.fathom.model.arch;
 
 import dev.fathom.model.gguf.GgufFile;
 import dev.fathom.tensor.Activations;
+import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Matrix;
 import dev.fathom.tensor.kernel.VectorMath;
+import dev.fathom.tensor.kernel.WeightKernel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -99,6 +103,61 @@ public final class DeepSeek2 implements LanguageModel {
         return new DeepSeek2(c, embedding, layers, outputNorm, output, mtp, matmul);
     }
 
+    /**
+     * Per head, the map of q_nope into the latent: W_UK,hᵀ (kv_lora_rank × d_nope), which current
+     * files store as attn_k_b. Older files have only attn_kv_b, whose rows for head h are W_UK,h
+     * (d_nope rows of kv_lora_rank) then W_UV,h: there W_UK,h is transposed once, at load, into
+     * f16 (f32 when the file is f32), the only weights Fathom does not use in place.
+     */
+    private static Matrix[] keyAbsorption(GgufFile gguf, DeepSeek2Config c, String b) {
+        if (gguf.tensor(b + "attn_k_b.weight") != null || gguf.tensor(b + "attn_kv_b.weight") == null) {
+            return gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), c.heads());
+        }
+        Matrix kv = unsplit(gguf, c, b);
+        int rank = c.kvLoraRank();
+        int nope = c.nopeDim();
+        GgmlType type = kv.type() == GgmlType.F32 ? GgmlType.F32 : GgmlType.F16;
+        WeightKernel kernel = WeightKernel.of(type);
+        long rowBytes = type.bytesFor(nope);
+        Matrix[] heads = new Matrix[c.heads()];
+        float[] rows = new float[nope * rank];
+        float[] column = new float[nope];
+        for (int h = 0; h < heads.length; h++) {
+            for (int j = 0; j < nope; j++) {
+                kv.dequantizeRow(h * (nope + c.valueDim()) + j, rows, j * rank);
+            }
+            MemorySegment data = Arena.ofAuto().allocate(rank * rowBytes, 64);
+            for (int r = 0; r < rank; r++) {
+                for (int j = 0; j < nope; j++) {
+                    column[j] = rows[j * rank + r];
+                }
+                kernel.quantize(column, 0, data, r * rowBytes, nope);
+            }
+            heads[h] = new Matrix(b + "attn_kv_b.weight[" + h + "]ᵀ", type, data, rank, nope);
+        }
+        return heads;
+    }
+
+    /** Per head, W_UV,h (d_v × kv_lora_rank): attn_v_b, or its rows of an older file's attn_kv_b, in place. */
+    private static Matrix[] valueProjection(GgufFile gguf, DeepSeek2Config c, String b) {
+        if (gguf.tensor(b + "attn_v_b.weight") != null || gguf.tensor(b + "attn_kv_b.weight") == null) {
+            return gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), c.heads());
+        }
+        Matrix kv = unsplit(gguf, c, b);
+        long rowBytes = kv.rowBytes();
+        int stride = c.nopeDim() + c.valueDim();
+        Matrix[] heads = new Matrix[c.heads()];
+        for (int h = 0; h < heads.length; h++) {
+            MemorySegment rows = kv.data().asSlice((h * stride + c.nopeDim()) * rowBytes, c.valueDim() * rowBytes);
+            heads[h] = new Matrix(b + "attn_kv_b.weight[" + h + "]", kv.type(), rows, c.valueDim(), kv.cols());
+        }
+        return heads;
+    }
+
+    private static Matrix unsplit(GgufFile gguf, DeepSeek2Config c, String b) {
+        return gguf.matrix(b + "attn_kv_b.weight", c.kvLoraRank(), (long) c.heads() * (c.nopeDim() + c.valueDim()));
+    }
+
     /** The weights of block {@code l} (the MTP layer's block is the one after the last). */
     private static Layer layer(GgufFile gguf, DeepSeek2Config c, int l) {
         int dim = c.dim();
@@ -130,8 +189,8 @@ public final class DeepSeek2 implements LanguageModel {
                 lowRank ? gguf.vector(b + "attn_q_a_norm.weight", c.qLoraRank()) : null,
                 lowRank ? gguf.matrix(b + "attn_q_b.weight", c.qLoraRank(), qWidth) : null,
                 gguf.vector(b + "attn_kv_a_norm.weight", c.kvLoraRank()),
-                gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), heads),
-                gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), heads),
+                keyAbsorption(gguf, c, b),
+                valueProjection(gguf, c, b),
                 gguf.matrix(b + "attn_output.weight", heads * c.valueDim(), dim),
                 gguf.vector(b + "ffn_norm.weight", dim),
                 new Matrix[] {gguf.matrix(b + "ffn_gate" + suffix, dim, ffn), gguf.matrix(b + "ffn_up" + suffix, dim, ffn)},

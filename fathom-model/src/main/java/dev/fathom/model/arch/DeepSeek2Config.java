@@ -69,12 +69,11 @@ public record DeepSeek2Config(
             throw new GgufException(file + ": nextn_predict_layers " + nextn + " leaves no layers of the " + blocks);
         }
         int heads = positive(file, gguf, p + "attention.head_count");
-        if (!gguf.has(p + "attention.key_length_mla")) {
-            throw new GgufException(file + ": this deepseek2 file stores the unsplit attn_kv_b of older converters "
-                    + "(no attention.key_length_mla); convert it again with a current llama.cpp");
-        }
-        int keyDim = positive(file, gguf, p + "attention.key_length_mla");
-        int valueDim = positive(file, gguf, p + "attention.value_length_mla");
+        // Files of current converters describe the heads under *_mla (their key_length is the
+        // latent's); older ones, with one unsplit attn_kv_b per layer, under the plain keys.
+        String mla = gguf.has(p + "attention.key_length_mla") ? "_mla" : "";
+        int keyDim = positive(file, gguf, p + "attention.key_length" + mla);
+        int valueDim = positive(file, gguf, p + "attention.value_length" + mla);
         int ropeDim = positive(file, gguf, p + "rope.dimension_count");
         if (ropeDim % 2 != 0 || ropeDim >= keyDim) {
             throw new GgufException(file + ": rope.dimension_count " + ropeDim + " does not fit key_length_mla " + keyDim);

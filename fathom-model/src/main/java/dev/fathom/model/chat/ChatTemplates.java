@@ -14,10 +14,13 @@ public final class ChatTemplates {
             throw new UnsupportedOperationException("the model file has no chat template (tokenizer.chat_template);"
                     + " use plain completion instead");
         }
+        if (DeepSeekV31Template.recognizes(jinja)) {
+            return new DeepSeekV31Template(bosText, true); // thinking, as llama.cpp's server asks by default
+        }
         if (DeepSeekR1Template.recognizes(jinja)) {
             return DeepSeekR1Template.of(jinja, bosText);
         }
         throw new UnsupportedOperationException("the model's chat template is not one Fathom renders"
-                + " (supported: DeepSeek R1/V3); use plain completion instead");
+                + " (supported: DeepSeek R1/V3, V3.1); use plain completion instead");
     }
 }

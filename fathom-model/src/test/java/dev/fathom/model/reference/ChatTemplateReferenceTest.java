@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fathom.model.chat.ChatMessage;
 import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ChatTemplates;
+import dev.fathom.model.chat.DeepSeekV31Template;
 import dev.fathom.model.testing.LlamaCpp;
 import dev.fathom.model.testing.TestModels;
 import java.io.IOException;
@@ -57,6 +58,31 @@ class ChatTemplateReferenceTest {
                 assertThat(template.render(conversation, generationPrompt))
                         .as("%s, generation prompt %s: %s", name, generationPrompt, conversation)
                         .isEqualTo(expected);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void theV31RendererMatchesItsJinjaTemplateInBothModes(boolean thinking) throws IOException {
+        String jinja = TestModels.template("deepseek-ai-DeepSeek-V3.1");
+        assertThat(ChatTemplates.forJinja(jinja, BOS)).isInstanceOf(DeepSeekV31Template.class);
+        ChatTemplate template = new DeepSeekV31Template(BOS, thinking);
+        LlamaCpp reference = new LlamaCpp();
+        for (List<ChatMessage> conversation : CONVERSATIONS) {
+            for (boolean generationPrompt : new boolean[] {true, false}) {
+                reference.add("template", null, "template", jinja, "messages", json(conversation),
+                        "add_generation_prompt", generationPrompt, "bos_token", BOS,
+                        "eos_token", "<｜end▁of▁sentence｜>", "extra", Map.of("thinking", thinking));
+            }
+        }
+        List<JsonNode> answers = reference.run();
+        int i = 0;
+        for (List<ChatMessage> conversation : CONVERSATIONS) {
+            for (boolean generationPrompt : new boolean[] {true, false}) {
+                assertThat(template.render(conversation, generationPrompt))
+                        .as("thinking %s, generation prompt %s: %s", thinking, generationPrompt, conversation)
+                        .isEqualTo(answers.get(i++).get("text").asString());
             }
         }
     }

@@ -47,4 +47,27 @@ class DeepSeek2ReferenceTest {
         ModelReferenceTest.assertMatchesLlamaCpp(TestModels.get(spec), PROMPT, cache, tolerance(spec),
                 spec.architecture() + " " + spec.type());
     }
+
+    /**
+     * A file of the older layout (one attn_kv_b per layer, split by Fathom at load) gives what
+     * the split file gives, and what llama.cpp gives on it (its multi-head path for such files;
+     * an f32 cache, so that only summation order differs).
+     */
+    @org.junit.jupiter.api.Test
+    void theOlderUnsplitLayoutMatchesTheSplitOneAndLlamaCpp() {
+        Spec spec = Spec.deepSeekV3(GgmlType.F32);
+        java.nio.file.Path unsplit = TestModels.unsplitKv(spec);
+        int[] positions = {0, 5, 10};
+        try (dev.fathom.model.Model split = dev.fathom.model.Model.open(TestModels.get(spec), 2);
+                dev.fathom.model.Model old = dev.fathom.model.Model.open(unsplit, 2)) {
+            int[] prompt = split.tokenizer().encode(PROMPT, true, true);
+            float[][] a = ModelReferenceTest.logits(split.network(), KvCache.Type.F32, prompt, positions);
+            float[][] b = ModelReferenceTest.logits(old.network(), KvCache.Type.F32, prompt, positions);
+            for (int p = 0; p < positions.length; p++) {
+                org.assertj.core.api.Assertions.assertThat(ModelReferenceTest.maxAbsDifference(a[p], b[p]))
+                        .as("split and unsplit files at %d", positions[p]).isLessThan(1e-3f);
+            }
+        }
+        ModelReferenceTest.assertMatchesLlamaCpp(unsplit, PROMPT, KvCache.Type.F32, 0.02f, "deepseek2-v3 unsplit kv F32");
+    }
 }

@@ -367,6 +367,63 @@ public final class TestModels {
     }
 
     /**
+     * The file of {@code spec} (a deepseek2 one) as converters before 2025's MLA support wrote
+     * it: per layer one attn_kv_b whose rows are, head by head, W_UK (the transpose of attn_k_b's
+     * head) then W_UV (attn_v_b's head), in f32, and the head sizes under the plain metadata keys.
+     */
+    public static synchronized Path unsplitKv(Spec spec) {
+        Path split = get(spec);
+        Path file = split.resolveSibling(split.getFileName().toString().replace(".gguf", "-unsplit-kv.gguf"));
+        if (Files.exists(file)) {
+            return file;
+        }
+        try (dev.fathom.model.gguf.GgufFile in = dev.fathom.model.gguf.GgufFile.open(split)) {
+            String a = "deepseek2.";
+            GgufWriter w = new GgufWriter();
+            in.metadata().forEach((k, v) -> {
+                if (!k.endsWith("_length_mla")) {
+                    w.put(k, v);
+                }
+            });
+            w.putUint32(a + "attention.key_length", NOPE + ROPE)
+                    .putUint32(a + "attention.value_length", VALUE)
+                    .putUint32(a + "attention.head_count_kv", MLA_HEADS);
+            for (dev.fathom.model.gguf.TensorInfo t : in.tensors()) {
+                String name = t.name();
+                if (name.endsWith("attn_v_b.weight")) {
+                    continue;
+                }
+                if (!name.endsWith("attn_k_b.weight")) {
+                    w.addTensor(name, t.type(), t.shape(), o -> o.copyFrom(in.data(t)));
+                    continue;
+                }
+                String layer = name.substring(0, name.length() - "attn_k_b.weight".length());
+                dev.fathom.tensor.Matrix[] k = in.matrices(name, NOPE, KV_LORA, MLA_HEADS);
+                dev.fathom.tensor.Matrix[] v = in.matrices(layer + "attn_v_b.weight", KV_LORA, VALUE, MLA_HEADS);
+                float[] kv = new float[MLA_HEADS * (NOPE + VALUE) * KV_LORA];
+                float[] row = new float[Math.max(NOPE, KV_LORA)];
+                for (int h = 0; h < MLA_HEADS; h++) {
+                    int base = h * (NOPE + VALUE) * KV_LORA;
+                    for (int r = 0; r < KV_LORA; r++) {
+                        k[h].dequantizeRow(r, row, 0);
+                        for (int j = 0; j < NOPE; j++) {
+                            kv[base + j * KV_LORA + r] = row[j];
+                        }
+                    }
+                    for (int j = 0; j < VALUE; j++) {
+                        v[h].dequantizeRow(j, kv, base + (NOPE + j) * KV_LORA);
+                    }
+                }
+                w.addTensor(layer + "attn_kv_b.weight", GgmlType.F32, new long[] {KV_LORA, MLA_HEADS * (NOPE + VALUE)}, kv);
+            }
+            w.write(file);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
      * A balancing bias whose steps (1.1) exceed the sigmoid scores' range, so that it alone
      * decides which groups and experts are selected, while the scores still weight them. With
      * random routing and quantized weights, some token's k-th and (k+1)-th experts come within
