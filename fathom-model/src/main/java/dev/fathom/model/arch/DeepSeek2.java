@@ -32,7 +32,8 @@ import java.util.Arrays;
  *
  * The cache holds only the latent and the shared rotary key (576 values per token and layer in
  * V3, instead of 128 heads × 2 × 128 for plain multi-head attention): attention runs in the
- * latent space at every step, which is the absorbed form of the projections.
+ * latent space at every step, which is the absorbed form of the projections. Where the file keeps
+ * DeepSeek-V3's multi-token-prediction layer, {@link #draft} runs it to guess a token ahead.
  */
 public final class DeepSeek2 implements LanguageModel {
     /**

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The native DeepSeek-R1 renderer produces exactly what the model files' own Jinja templates
+ * The native DeepSeek renderers (R1, V3.1) produce exactly what the model files' own Jinja templates
  * render (through @huggingface/jinja, the engine node-llama-cpp uses), for conversations with
  * system prompts, several turns, reasoning in past replies and tool results.
  */
@@ -41,25 +41,7 @@ class ChatTemplateReferenceTest {
     @ValueSource(strings = {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "deepseek-ai-DeepSeek-R1-Distill-Llama-8B"})
     void nativeRenderingMatchesTheJinjaTemplate(String name) throws IOException {
         String jinja = TestModels.template(name);
-        ChatTemplate template = ChatTemplates.forJinja(jinja, BOS);
-        LlamaCpp reference = new LlamaCpp();
-        for (List<ChatMessage> conversation : CONVERSATIONS) {
-            for (boolean generationPrompt : new boolean[] {true, false}) {
-                reference.add("template", null, "template", jinja, "messages", json(conversation),
-                        "add_generation_prompt", generationPrompt, "bos_token", BOS,
-                        "eos_token", "<｜end▁of▁sentence｜>", "extra", Map.of("enable_thinking", true));
-            }
-        }
-        List<JsonNode> answers = reference.run();
-        int i = 0;
-        for (List<ChatMessage> conversation : CONVERSATIONS) {
-            for (boolean generationPrompt : new boolean[] {true, false}) {
-                String expected = answers.get(i++).get("text").asString();
-                assertThat(template.render(conversation, generationPrompt))
-                        .as("%s, generation prompt %s: %s", name, generationPrompt, conversation)
-                        .isEqualTo(expected);
-            }
-        }
+        assertRendersAsJinja(ChatTemplates.forJinja(jinja, BOS), jinja, Map.of("enable_thinking", true), name);
     }
 
     @ParameterizedTest
@@ -67,13 +49,18 @@ class ChatTemplateReferenceTest {
     void theV31RendererMatchesItsJinjaTemplateInBothModes(boolean thinking) throws IOException {
         String jinja = TestModels.template("deepseek-ai-DeepSeek-V3.1");
         assertThat(ChatTemplates.forJinja(jinja, BOS)).isInstanceOf(DeepSeekV31Template.class);
-        ChatTemplate template = new DeepSeekV31Template(BOS, thinking);
+        assertRendersAsJinja(new DeepSeekV31Template(BOS, thinking), jinja, Map.of("thinking", thinking),
+                "V3.1, thinking " + thinking);
+    }
+
+    /** Every conversation, with and without the generation prompt, as the Jinja template renders it with {@code extra}. */
+    private static void assertRendersAsJinja(ChatTemplate template, String jinja, Map<String, Object> extra, String label) {
         LlamaCpp reference = new LlamaCpp();
         for (List<ChatMessage> conversation : CONVERSATIONS) {
             for (boolean generationPrompt : new boolean[] {true, false}) {
                 reference.add("template", null, "template", jinja, "messages", json(conversation),
                         "add_generation_prompt", generationPrompt, "bos_token", BOS,
-                        "eos_token", "<｜end▁of▁sentence｜>", "extra", Map.of("thinking", thinking));
+                        "eos_token", "<｜end▁of▁sentence｜>", "extra", extra);
             }
         }
         List<JsonNode> answers = reference.run();
@@ -81,7 +68,7 @@ class ChatTemplateReferenceTest {
         for (List<ChatMessage> conversation : CONVERSATIONS) {
             for (boolean generationPrompt : new boolean[] {true, false}) {
                 assertThat(template.render(conversation, generationPrompt))
-                        .as("thinking %s, generation prompt %s: %s", thinking, generationPrompt, conversation)
+                        .as("%s, generation prompt %s: %s", label, generationPrompt, conversation)
                         .isEqualTo(answers.get(i++).get("text").asString());
             }
         }
