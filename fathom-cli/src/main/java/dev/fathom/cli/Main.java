@@ -1,7 +1,7 @@
 package dev.fathom.cli;
 
+import dev.fathom.model.ModelFileException;
 import dev.fathom.model.arch.ContextOverflowException;
-import dev.fathom.model.gguf.GgufException;
 import java.io.PrintWriter;
 import java.util.List;
 import picocli.CommandLine;
@@ -47,7 +47,7 @@ public final class Main {
 
     /** One line that says what went wrong, without a stack trace. */
     static String describe(Throwable e) {
-        if (e instanceof GgufException || e instanceof ContextOverflowException || e instanceof UserError) {
+        if (e instanceof ModelFileException || e instanceof ContextOverflowException || e instanceof UserError) {
             return e.getMessage();
         }
         if (e instanceof OutOfMemoryError) {

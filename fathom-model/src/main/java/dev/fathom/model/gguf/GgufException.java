@@ -1,7 +1,9 @@
 package dev.fathom.model.gguf;
 
-/** A model file that cannot be used, with a message that names the file and what is wrong. */
-public class GgufException extends RuntimeException {
+import dev.fathom.model.ModelFileException;
+
+/** A GGUF file that cannot be used, with a message that names the file and what is wrong. */
+public class GgufException extends ModelFileException {
     public GgufException(String message) {
         super(message);
     }
