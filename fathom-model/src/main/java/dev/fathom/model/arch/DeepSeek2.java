@@ -289,6 +289,10 @@ public final class DeepSeek2 implements LanguageModel {
         final float[] weights;
         final float[] expertResults;
         final int[] expertCounts;
+        final float[] routeScores;
+        final float[] routeSelection;
+        final float[] groupScores;
+        final boolean[] groupKept;
         final float[] sharedOut;
         /** For an expert that many tokens of the batch chose. */
         final ExpertBuffers large;
@@ -335,6 +339,10 @@ public final class DeepSeek2 implements LanguageModel {
             weights = new float[capacity * used];
             expertResults = new float[capacity * used * c.dim()];
             expertCounts = new int[experts];
+            routeScores = new float[experts];
+            routeSelection = new float[experts];
+            groupScores = new float[Math.max(1, c.groups())];
+            groupKept = new boolean[Math.max(1, c.groups())];
             sharedOut = new float[capacity * c.dim()];
             large = new ExpertBuffers(c, capacity);
             small = new ExpertBuffers[Math.min(experts, capacity * used)];
@@ -396,9 +404,7 @@ public final class DeepSeek2 implements LanguageModel {
         int n = batch.size();
         Scratch s = scratch(n, cache.contextLength());
         int dim = c.dim();
-        for (int i = 0; i < n; i++) {
-            tokenEmbedding.dequantizeRow(checkedToken(batch, i), s.x, i * dim);
-        }
+        Ops.embed(batch, tokenEmbedding, s.x, dim);
         ropeAngles(batch, s);
         for (int l = 0; l < layers.length; l++) {
             block(layers[l], l, batch, cache, s);
@@ -425,8 +431,8 @@ public final class DeepSeek2 implements LanguageModel {
         Scratch s = scratch(n, cache.contextLength());
         int dim = c.dim();
         float[] joined = s.joined.values(); // [rmsnorm(embedding) ; rmsnorm(hidden)] per token, 2·dim wide
+        Ops.embed(batch, mtp.embedding, joined, 2 * dim);
         for (int i = 0; i < n; i++) {
-            mtp.embedding.dequantizeRow(checkedToken(batch, i), joined, 2 * i * dim);
             Ops.rmsNormInPlace(joined, 2 * i * dim, mtp.embeddingNorm, c.rmsEps(), dim);
             System.arraycopy(hidden, i * dim, joined, (2 * i + 1) * dim, dim);
             Ops.rmsNormInPlace(joined, (2 * i + 1) * dim, mtp.hiddenNorm, c.rmsEps(), dim);
@@ -436,15 +442,6 @@ public final class DeepSeek2 implements LanguageModel {
         ropeAngles(batch, s);
         block(mtp.block, layers.length, batch, cache, s);
         head(batch, mtp.headNorm, mtp.head, logits, null, s);
-    }
-
-    private int checkedToken(Batch batch, int i) {
-        int token = batch.token(i);
-        if (token < 0 || token >= config.vocabularySize()) {
-            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
-                    + config.vocabularySize());
-        }
-        return token;
     }
 
     private void ropeAngles(Batch batch, Scratch s) {
@@ -636,7 +633,7 @@ public final class DeepSeek2 implements LanguageModel {
         matmul.multiply(layer.router, s.normed, s.routerLogits);
         Arrays.fill(s.expertCounts, 0);
         for (int i = 0; i < n; i++) {
-            route(s.routerLogits, i * c.experts(), layer.routerBias, s.selected, s.weights, i * used);
+            route(s.routerLogits, i * c.experts(), layer.routerBias, s, i * used);
             for (int k = 0; k < used; k++) {
                 s.expertCounts[s.selected[i * used + k]]++;
             }
@@ -734,14 +731,16 @@ public final class DeepSeek2 implements LanguageModel {
      * Picks a token's experts from its router logits at {@code offset}: scores by softmax (V2) or
      * sigmoid (V3); selection by score plus the balancing bias, within the best groups when
      * routing is group-limited (a group ranks by the sum of its two best); the k best, in
-     * descending order, into {@code selected}; their unbiased scores, normalised and scaled as
-     * configured, into {@code weights}.
+     * descending order, into {@code s.selected} from {@code out}; their unbiased scores,
+     * normalised and scaled as configured, into {@code s.weights}.
      */
-    private void route(float[] logits, int offset, float[] bias, int[] selected, float[] weights, int out) {
+    private void route(float[] logits, int offset, float[] bias, Scratch s, int out) {
         DeepSeek2Config c = config;
         int experts = c.experts();
-        float[] scores = new float[experts];
-        float[] selection = new float[experts];
+        float[] scores = s.routeScores;
+        float[] selection = s.routeSelection;
+        int[] selected = s.selected;
+        float[] weights = s.weights;
         System.arraycopy(logits, offset, scores, 0, experts);
         if (c.sigmoidGating()) {
             for (int e = 0; e < experts; e++) {
@@ -755,7 +754,7 @@ public final class DeepSeek2 implements LanguageModel {
         }
         if (c.groups() > 0) {
             int size = experts / c.groups();
-            float[] groupScores = new float[c.groups()];
+            float[] groupScores = s.groupScores;
             for (int g = 0; g < c.groups(); g++) {
                 float best = Float.NEGATIVE_INFINITY;
                 float second = Float.NEGATIVE_INFINITY;
@@ -769,7 +768,8 @@ public final class DeepSeek2 implements LanguageModel {
                 }
                 groupScores[g] = best + second;
             }
-            boolean[] kept = new boolean[c.groups()];
+            boolean[] kept = s.groupKept;
+            Arrays.fill(kept, false);
             for (int k = 0; k < c.groupsUsed(); k++) {
                 int g = argmax(groupScores);
                 kept[g] = true;

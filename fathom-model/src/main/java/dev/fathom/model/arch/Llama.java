@@ -196,14 +196,7 @@ public final class Llama implements LanguageModel {
         int n = batch.size();
         Scratch s = scratch(n, cache.contextLength());
         int dim = c.dim();
-        for (int i = 0; i < n; i++) {
-            int token = batch.token(i);
-            if (token < 0 || token >= c.vocabularySize()) {
-                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of "
-                        + c.vocabularySize());
-            }
-            tokenEmbedding.dequantizeRow(token, s.x, i * dim);
-        }
+        Ops.embed(batch, tokenEmbedding, s.x, dim);
         int half = c.ropeDim() / 2;
         for (int i = 0; i < n; i++) {
             Ops.ropeAngles(batch.position(i), c.ropeBase(), c.ropeScale(), c.ropeDim(), ropeFactors, s.cos, s.sin, i * half);

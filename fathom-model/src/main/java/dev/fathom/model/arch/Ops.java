@@ -1,5 +1,7 @@
 package dev.fathom.model.arch;
 
+import dev.fathom.tensor.Matrix;
+
 /**
  * The element-wise steps of a transformer layer, written to round as llama.cpp's CPU backend
  * does where it matters (RMS sums in double, norm scale in float). The transcendental ones are
@@ -12,30 +14,40 @@ final class Ops {
     /** out = x / rms(x) · weight, for {@code rows} rows of {@code n} values. */
     static void rmsNorm(float[] x, float[] weight, float eps, float[] out, int rows, int n) {
         for (int r = 0; r < rows; r++) {
-            int o = r * n;
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                float v = x[o + i];
-                sum += v * v;
-            }
-            float mean = (float) (sum / n);
-            float scale = 1f / (float) Math.sqrt(mean + eps);
-            for (int i = 0; i < n; i++) {
-                out[o + i] = x[o + i] * scale * weight[i];
-            }
+            rmsNorm(x, r * n, weight, eps, out, r * n, n);
         }
     }
 
     /** The RMS norm of the {@code n} values of {@code x} at {@code offset}, in place. */
     static void rmsNormInPlace(float[] x, int offset, float[] weight, float eps, int n) {
+        rmsNorm(x, offset, weight, eps, x, offset, n);
+    }
+
+    /** One row: out[o + i] = x[xo + i] / rms(x[xo, xo + n)) · weight[i]. */
+    private static void rmsNorm(float[] x, int xo, float[] weight, float eps, float[] out, int o, int n) {
         double sum = 0;
         for (int i = 0; i < n; i++) {
-            float v = x[offset + i];
+            float v = x[xo + i];
             sum += v * v;
         }
-        float scale = 1f / (float) Math.sqrt((float) (sum / n) + eps);
+        float mean = (float) (sum / n);
+        float scale = 1f / (float) Math.sqrt(mean + eps);
         for (int i = 0; i < n; i++) {
-            x[offset + i] = x[offset + i] * scale * weight[i];
+            out[o + i] = x[xo + i] * scale * weight[i];
+        }
+    }
+
+    /**
+     * Looks up the batch's tokens in an embedding table (one row per token id), row i of the
+     * batch into {@code out} at i · {@code stride}; a token outside the table is an error.
+     */
+    static void embed(Batch batch, Matrix table, float[] out, int stride) {
+        for (int i = 0; i < batch.size(); i++) {
+            int token = batch.token(i);
+            if (token < 0 || token >= table.rows()) {
+                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of " + table.rows());
+            }
+            table.dequantizeRow(token, out, i * stride);
         }
     }
 

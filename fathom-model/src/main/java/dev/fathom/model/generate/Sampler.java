@@ -33,13 +33,7 @@ public final class Sampler {
         int vocab = counts.length;
         applyPenalties(logits, offset, history, historyLength);
         if (settings.isGreedy()) {
-            int best = 0;
-            for (int i = 1; i < vocab; i++) {
-                if (logits[offset + i] > logits[offset + best]) {
-                    best = i;
-                }
-            }
-            return best;
+            return argmax(logits, offset, vocab);
         }
         int n = candidates(logits, offset);
         // Probabilities of the candidates (sorted by logit, descending) before temperature.
@@ -151,5 +145,16 @@ public final class Sampler {
         for (int i = 0; i < n; i++) {
             probabilities[i] = (float) (probabilities[i] / sum);
         }
+    }
+
+    /** The index (from {@code offset}) of the largest of {@code logits[offset, offset + n)}, the first of equals. */
+    static int argmax(float[] logits, int offset, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (logits[offset + i] > logits[offset + best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 }

@@ -118,11 +118,7 @@ public final class Session implements AutoCloseable {
         int cached = Math.min(commonPrefix(prompt), prompt.length - 1);
         System.arraycopy(prompt, cached, history, cached, prompt.length - cached);
         length = cached;
-        if (mtp != null) {
-            evaluatePromptWithDrafter(prompt.length);
-        } else {
-            evaluatePrompt(prompt.length);
-        }
+        evaluatePrompt(prompt.length);
         long promptDone = System.nanoTime();
 
         if (sampler == null || !sampler.settings().equals(generation.sampler())) {
@@ -241,13 +237,7 @@ public final class Session implements AutoCloseable {
         System.arraycopy(lastHidden, 0, draftHidden, draftBatch.size() * dim, dim);
         draftBatch.add(token, position, 0, true);
         mtp.draft(draftBatch, draftHidden, cache, draftLogits);
-        int best = 0;
-        for (int i = 1; i < draftLogits.length; i++) {
-            if (draftLogits[i] > draftLogits[best]) {
-                best = i;
-            }
-        }
-        return best;
+        return Sampler.argmax(draftLogits, 0, draftLogits.length);
     }
 
     /** The text, stop conditions and counts of one reply. */
@@ -308,8 +298,17 @@ public final class Session implements AutoCloseable {
         return n;
     }
 
-    /** Evaluates history[length, end) in batches; leaves the logits of the last token. */
+    /**
+     * Evaluates history[length, end) in batches; leaves the logits of the last token. With
+     * drafts, the drafter's layer of the cache gets every position too (position j from token j
+     * and the main model's state at j − 1), and evaluation starts one token early when it
+     * continues a cached history, to recover the state before it.
+     */
     private void evaluatePrompt(int end) {
+        if (mtp != null) {
+            length = Math.max(0, length - 1);
+        }
+        boolean known = false; // whether lastHidden holds the main model's state at length - 1
         while (length < end) {
             int n = Math.min(batch.capacity(), end - length);
             batch.clear();
@@ -317,42 +316,30 @@ public final class Session implements AutoCloseable {
                 int position = length + i;
                 batch.add(history[position], position, 0, position == end - 1);
             }
-            model.forward(batch, cache, logits);
+            if (mtp == null) {
+                model.forward(batch, cache, logits);
+            } else {
+                mtp.forward(batch, cache, logits, promptHidden);
+                fillDrafterCache(n, known);
+                known = true;
+            }
             length += n;
         }
     }
 
-    /**
-     * As {@link #evaluatePrompt}, keeping the main model's final states so that the drafter's
-     * layer of the cache gets every prompt position too (position j from token j and the state
-     * at j − 1). The evaluation starts one token early when it continues a cached history, to
-     * recover the state before it.
-     */
-    private void evaluatePromptWithDrafter(int end) {
+    /** Runs the drafter over the batch just evaluated (from its second token unless the state before the first is known). */
+    private void fillDrafterCache(int n, boolean known) {
         int dim = mtp.config().dim();
-        length = Math.max(0, length - 1);
-        boolean known = false; // whether lastHidden holds the state at length - 1
-        while (length < end) {
-            int n = Math.min(batch.capacity(), end - length);
-            batch.clear();
-            for (int i = 0; i < n; i++) {
-                int position = length + i;
-                batch.add(history[position], position, 0, position == end - 1);
-            }
-            mtp.forward(batch, cache, logits, promptHidden);
-            draftBatch.clear();
-            for (int i = known ? 0 : 1; i < n; i++) {
-                float[] before = i == 0 ? lastHidden : promptHidden;
-                System.arraycopy(before, i == 0 ? 0 : (i - 1) * dim, draftHidden, draftBatch.size() * dim, dim);
-                draftBatch.add(history[length + i], length + i, 0, false);
-            }
-            if (draftBatch.size() > 0) {
-                mtp.draft(draftBatch, draftHidden, cache, draftLogits);
-            }
-            System.arraycopy(promptHidden, (n - 1) * dim, lastHidden, 0, dim);
-            known = true;
-            length += n;
+        draftBatch.clear();
+        for (int i = known ? 0 : 1; i < n; i++) {
+            float[] before = i == 0 ? lastHidden : promptHidden;
+            System.arraycopy(before, i == 0 ? 0 : (i - 1) * dim, draftHidden, draftBatch.size() * dim, dim);
+            draftBatch.add(history[length + i], length + i, 0, false);
         }
+        if (draftBatch.size() > 0) {
+            mtp.draft(draftBatch, draftHidden, cache, draftLogits);
+        }
+        System.arraycopy(promptHidden, (n - 1) * dim, lastHidden, 0, dim);
     }
 
     @Override

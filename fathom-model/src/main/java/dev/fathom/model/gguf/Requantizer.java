@@ -4,6 +4,7 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Parallel;
 import dev.fathom.tensor.kernel.WeightKernel;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -72,10 +73,11 @@ public final class Requantizer {
             long inRow = t.type().bytesFor(cols);
             long outRow = type.bytesFor(cols);
             float[][] buffers = new float[parallel.threads()][cols];
+            MemorySegment source = in.data(t);
             writer.addTensor(t.name(), type, t.shape(), o -> parallel.forRange(rows, 64, (worker, first, last) -> {
                 float[] row = buffers[worker];
                 for (int r = first; r < last; r++) {
-                    from.dequantize(in.data(t), r * inRow, row, 0, cols);
+                    from.dequantize(source, r * inRow, row, 0, cols);
                     to.quantize(row, 0, o, r * outRow, cols);
                 }
             }));
