@@ -96,7 +96,7 @@ final class BenchCommand implements Callable<Integer> {
                     result.put("threads", model.threads());
                     out.println(JsonMapper.builder().build().writeValueAsString(result));
                 } else {
-                    out.printf("model:   %s%n", model.gguf().path().getFileName());
+                    out.printf("model:   %s%n", model.file().path().getFileName());
                     out.printf("         %s%n", network.describe());
                     out.printf("threads: %d%n", model.threads());
                     if (promptTokens > 0) {
@@ -212,7 +212,7 @@ final class BenchCommand implements Callable<Integer> {
         try {
             return model.newSession(context, batch, cacheType, drafts);
         } catch (IllegalArgumentException e) {
-            throw new Main.UserError(model.gguf().path() + ": " + e.getMessage());
+            throw new Main.UserError(model.file().path() + ": " + e.getMessage());
         }
     }
 }

@@ -67,7 +67,7 @@ final class ChatCommand implements Callable<Integer> {
                 })) {
             ChatTemplate template = model.chatTemplate();
             Generation generation = sampling.generation();
-            err.println("Chatting with " + model.gguf().path().getFileName() + " (" + model.network().describe()
+            err.println("Chatting with " + model.file().path().getFileName() + " (" + model.network().describe()
                     + "), context " + session.contextLength() + " tokens.");
             err.println("/reset starts over, /exit quits, Ctrl-C stops a reply.");
             err.flush();

@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 
 /** The options every command that loads a model shares. */
 final class ModelOptions {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "The model file (GGUF).")
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL",
+            description = "The model: a GGUF file, or a Hugging Face checkpoint directory (DeepSeek-V2/V3/R1, BF16 or FP8).")
     Path model;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads to compute with (default: one per physical core, here ${DEFAULT-VALUE}).")
@@ -52,7 +53,7 @@ final class ModelOptions {
         try {
             return model.newSession(contextLength, batchSize, cacheType(), mtp);
         } catch (IllegalArgumentException e) {
-            throw new Main.UserError(model.gguf().path() + ": " + e.getMessage());
+            throw new Main.UserError(model.file().path() + ": " + e.getMessage());
         }
     }
 

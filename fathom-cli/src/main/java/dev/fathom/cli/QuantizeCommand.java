@@ -30,7 +30,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT", description = "The file to write.")
     Path out;
 
-    @Parameters(index = "2", paramLabel = "TYPE", description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k.")
+    /** The types a file can be written in, for help texts. */
+    static final String TYPES = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k";
+
+    @Parameters(index = "2", paramLabel = "TYPE", description = TYPES + ".")
     String type;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (default: one per physical core, here ${DEFAULT-VALUE}).")
@@ -39,12 +42,17 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces of errors.")
     boolean verbose;
 
-    @Override
-    public Integer call() throws IOException {
-        GgmlType target = Arrays.stream(GgmlType.values()).filter(t -> t.name().equalsIgnoreCase(type))
-                .filter(Requantizer::supports).findFirst().orElseThrow(() -> new Main.UserError("unknown type '" + type
+    /** The type named {@code name} (any case), if files can be written in it. */
+    static GgmlType fileType(String name) {
+        return Arrays.stream(GgmlType.values()).filter(t -> t.name().equalsIgnoreCase(name))
+                .filter(Requantizer::supports).findFirst().orElseThrow(() -> new Main.UserError("unknown type '" + name
                         + "' (supported: " + Arrays.stream(GgmlType.values()).filter(Requantizer::supports)
                         .map(t -> t.name().toLowerCase()).collect(Collectors.joining(", ")) + ")"));
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        GgmlType target = fileType(type);
         if (threads < 1) {
             throw new Main.UserError("--threads must be at least 1");
         }

@@ -1,6 +1,6 @@
 package dev.fathom.cli;
 
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 import dev.fathom.model.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,7 +22,8 @@ final class TokenizeCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "The model file (GGUF).")
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL",
+            description = "The model: a GGUF file, or a Hugging Face checkpoint directory.")
     Path model;
 
     static final class Source {
@@ -61,8 +62,8 @@ final class TokenizeCommand implements Callable<Integer> {
             text = source.text.getBytes(StandardCharsets.UTF_8);
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (GgufFile gguf = GgufFile.open(model)) {
-            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+        try (ModelFile gguf = ModelFile.open(model)) {
+            Tokenizer tokenizer = Tokenizer.from(gguf);
             int[] ids = tokenizer.encode(text, !noBos, !noParseSpecial);
             if (json) {
                 StringBuilder sb = new StringBuilder("[");

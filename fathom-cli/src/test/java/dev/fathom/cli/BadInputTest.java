@@ -50,6 +50,15 @@ class BadInputTest {
     }
 
     @Test
+    void aDirectoryThatIsNotACheckpoint() throws IOException {
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        assertOneLineError(fathom("run", "-m", empty.toString(), "-p", "hi"),
+                empty + ": a directory, but not a Hugging Face checkpoint: it has no config.json");
+        assertOneLineError(fathom("convert", MODEL.toString(), dir.resolve("x.gguf").toString()),
+                MODEL + ": not a directory (convert reads a Hugging Face checkpoint directory; for a GGUF file, use quantize)");
+    }
+
+    @Test
     void aFileThatIsNotGguf() throws IOException {
         Path text = Files.writeString(dir.resolve("notes.txt"), "just some text");
         assertOneLineError(fathom("run", "-m", text.toString(), "-p", "hi"), text + ": not a GGUF file",

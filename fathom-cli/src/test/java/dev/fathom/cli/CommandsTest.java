@@ -3,6 +3,8 @@ package dev.fathom.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.testing.TestCheckpoints;
+import dev.fathom.model.testing.TestCheckpoints.Scales;
 import dev.fathom.model.testing.TestModels;
 import dev.fathom.model.testing.TestModels.Spec;
 import dev.fathom.model.tokenizer.Tokenizer;
@@ -56,7 +58,7 @@ class CommandsTest {
         assertThat(json.get("timings").get("predicted_per_second").asDouble()).isPositive();
         assertThat(json.get("timings").get("prompt_n").asInt()).isEqualTo(3);
         try (GgufFile gguf = GgufFile.open(MODEL)) {
-            assertThat(json.get("text").asString()).isEqualTo(Tokenizer.fromGguf(gguf).decode(ints(json.get("tokens")), false));
+            assertThat(json.get("text").asString()).isEqualTo(Tokenizer.from(gguf).decode(ints(json.get("tokens")), false));
         }
     }
 
@@ -175,9 +177,33 @@ class CommandsTest {
     }
 
     @Test
+    void aHuggingFaceCheckpointDirectoryRunsInspectsAndConverts() {
+        Path checkpoint = TestCheckpoints.get(Spec.deepSeekV3WithMtp(GgmlType.F32), Scales.F32);
+        Outcome run = fathom("run", "-m", checkpoint.toString(), "-p", "Hello", "-n", "4", "--temp", "0", "--json");
+        assertThat(run.code()).as(run.err()).isZero();
+        assertThat(ints(run.json().get("prompt_tokens"))).startsWith(0); // V3's BOS, from tokenizer_config.json
+        assertThat(run.json().get("tokens").size()).isBetween(1, 4);
+
+        Outcome inspect = fathom("inspect", checkpoint.toString());
+        assertThat(inspect.code()).as(inspect.err()).isZero();
+        assertThat(inspect.out()).contains("Hugging Face checkpoint, 2 safetensors files")
+                .contains("F8_E4M3").contains("blk.1.ffn_gate_exps.weight").contains("deepseek2.expert_group_count");
+
+        Path out = dir.resolve("v3-q8_0.gguf");
+        Outcome convert = fathom("convert", checkpoint.toString(), out.toString(), "--type", "q8_0");
+        assertThat(convert.code()).as(convert.err()).isZero();
+        assertThat(convert.err()).contains("wrote " + out);
+        Outcome converted = fathom("inspect", out.toString());
+        assertThat(converted.out()).contains("GGUF v3").contains("general.file_type").containsPattern("Q8_0 +\\d+ tensors");
+        Outcome again = fathom("run", "-m", out.toString(), "-p", "Hello", "-n", "4", "--temp", "0", "--json");
+        assertThat(ints(again.json().get("prompt_tokens"))).containsExactly(ints(run.json().get("prompt_tokens")));
+    }
+
+    @Test
     void helpListsTheCommands() {
         Outcome r = fathom("--help");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench").contains("quantize");
+        assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench").contains("quantize")
+                .contains("convert");
     }
 }

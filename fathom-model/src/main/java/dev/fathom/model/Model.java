@@ -8,8 +8,6 @@ import dev.fathom.model.arch.Llama;
 import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ChatTemplates;
 import dev.fathom.model.generate.Session;
-import dev.fathom.model.gguf.GgufException;
-import dev.fathom.model.gguf.GgufFile;
 import dev.fathom.model.tokenizer.Tokenizer;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Parallel;
@@ -22,46 +20,50 @@ import java.util.SplittableRandom;
  * and the threads that compute with it. Close it to unmap the file and stop the threads.
  */
 public final class Model implements AutoCloseable {
-    private final GgufFile gguf;
+    private final ModelFile file;
     private final Tokenizer tokenizer;
     private final LanguageModel network;
     private final Parallel parallel;
 
-    private Model(GgufFile gguf, Tokenizer tokenizer, LanguageModel network, Parallel parallel) {
-        this.gguf = gguf;
+    private Model(ModelFile file, Tokenizer tokenizer, LanguageModel network, Parallel parallel) {
+        this.file = file;
         this.tokenizer = tokenizer;
         this.network = network;
         this.parallel = parallel;
     }
 
-    /** Opens a GGUF model, computing on {@code threads} threads. */
+    /**
+     * Opens a GGUF file or a Hugging Face checkpoint directory (see {@link ModelFile#open}),
+     * computing on {@code threads} threads.
+     */
     public static Model open(Path path, int threads) {
-        GgufFile gguf = GgufFile.open(path);
+        ModelFile file = ModelFile.open(path);
         Parallel parallel = null;
         try {
-            String architecture = gguf.getString("general.architecture");
+            String architecture = file.getString("general.architecture");
             if (!architecture.equals("llama") && !architecture.equals("qwen2") && !architecture.equals("deepseek2")) {
-                throw new GgufException(path + ": unknown architecture '" + architecture
+                throw file.error("unknown architecture '" + architecture
                         + "' (general.architecture); supported: llama, qwen2, deepseek2");
             }
-            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+            Tokenizer tokenizer = Tokenizer.from(file);
             parallel = new Parallel(threads);
             MatMul matmul = new MatMul(parallel);
             LanguageModel network = architecture.equals("deepseek2")
-                    ? DeepSeek2.load(gguf, tokenizer.vocabularySize(), matmul)
-                    : Llama.load(gguf, tokenizer.vocabularySize(), matmul);
-            return new Model(gguf, tokenizer, network, parallel);
+                    ? DeepSeek2.load(file, tokenizer.vocabularySize(), matmul)
+                    : Llama.load(file, tokenizer.vocabularySize(), matmul);
+            return new Model(file, tokenizer, network, parallel);
         } catch (RuntimeException e) {
             if (parallel != null) {
                 parallel.close();
             }
-            gguf.close();
+            file.close();
             throw e;
         }
     }
 
-    public GgufFile gguf() {
-        return gguf;
+    /** The model's metadata and weights. */
+    public ModelFile file() {
+        return file;
     }
 
     public Tokenizer tokenizer() {
@@ -79,7 +81,7 @@ public final class Model implements AutoCloseable {
     /** The chat template of the file; throws with a clear message if it has none Fathom renders. */
     public ChatTemplate chatTemplate() {
         String bos = tokenizer.bos() >= 0 ? tokenizer.text(tokenizer.bos()) : "";
-        return ChatTemplates.forJinja(gguf.getString("tokenizer.chat_template", null), bos);
+        return ChatTemplates.forJinja(file.getString("tokenizer.chat_template", null), bos);
     }
 
     /**
@@ -142,6 +144,6 @@ public final class Model implements AutoCloseable {
     @Override
     public void close() {
         parallel.close();
-        gguf.close();
+        file.close();
     }
 }

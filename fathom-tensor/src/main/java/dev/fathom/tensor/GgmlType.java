@@ -45,7 +45,12 @@ public enum GgmlType {
     MXFP4(39, 32, 17, false),
     NVFP4(40, 64, 36, false),
     Q1_0(41, 128, 18, false),
-    Q2_0(42, 64, 18, false);
+    Q2_0(42, 64, 18, false),
+    /**
+     * Not a ggml type: the FP8 (E4M3, "fn" variant) weights of Hugging Face checkpoints, read in
+     * place with their block scales. GGUF has no id for it, so no file can name it.
+     */
+    F8_E4M3(-1, 1, 1, true);
 
     /** Id of this type in GGUF tensor infos. */
     public final int id;
@@ -59,7 +64,9 @@ public enum GgmlType {
 
     static {
         for (GgmlType t : values()) {
-            BY_ID[t.id] = t;
+            if (t.id >= 0) {
+                BY_ID[t.id] = t;
+            }
         }
     }
 

@@ -117,9 +117,12 @@ public final class MatMul {
         MemorySegment data = w.data();
         float[] values = format.quantized ? null : x.floats(format, parallel);
         QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : null;
+        BlockScales scales = w.scales();
         for (int r = from; r < to; r++) {
             for (int t = 0; t < tokens; t++) {
-                out[t * rows + r] = kernel.dot(data, r * rowBytes, values, t * cols, q == null ? null : q[t], cols);
+                out[t * rows + r] = scales != null
+                        ? scales.dot(kernel, data, r * rowBytes, r, cols, values, t * cols)
+                        : kernel.dot(data, r * rowBytes, values, t * cols, q == null ? null : q[t], cols);
             }
         }
     }

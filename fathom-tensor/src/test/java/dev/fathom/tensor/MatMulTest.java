@@ -152,4 +152,54 @@ class MatMulTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @CsvSource({"1, 200, 300", "3, 130, 128", "9, 200, 300", "16, 257, 129"})
+    void blockScaledFp8AgreesWithTheDequantizedProductOnEveryPath(int tokens, int rows, int cols) {
+        Random random = new Random(rows + cols);
+        float[] weights = new float[rows * cols];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = (float) random.nextGaussian();
+        }
+        int block = 128;
+        int grid = Math.ceilDiv(cols, block);
+        float[] scales = new float[Math.ceilDiv(rows, block) * grid];
+        for (int i = 0; i < scales.length; i++) {
+            scales[i] = 0x1p-6f * (1 + i % 5); // a different scale for every block
+        }
+        WeightKernel kernel = WeightKernel.of(GgmlType.F8_E4M3);
+        MemorySegment data = Arena.ofAuto().allocate((long) rows * cols);
+        kernel.quantize(weights, 0, data, 0, weights.length);
+        Matrix w = new Matrix("w", GgmlType.F8_E4M3, data, rows, cols, new BlockScales(scales, block, block));
+        Activations x = randomActivations(tokens, cols, random);
+        float[] out = new float[tokens * rows];
+        new MatMul(PARALLEL).multiply(w, x, out);
+
+        float[] row = new float[cols];
+        float[] stored = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            w.dequantizeRow(r, row, 0);
+            kernel.dequantize(data, (long) r * cols, stored, 0, cols);
+            for (int c = 0; c < cols; c++) {
+                assertThat(row[c]).isEqualTo(stored[c] * scales[r / block * grid + c / block]);
+            }
+            for (int t = 0; t < tokens; t++) {
+                double expected = 0;
+                double magnitude = 0;
+                for (int c = 0; c < cols; c++) {
+                    expected += row[c] * x.values()[t * cols + c];
+                    magnitude += Math.abs(row[c] * x.values()[t * cols + c]);
+                }
+                assertThat((double) out[t * rows + r]).as("token %d row %d", t, r)
+                        .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-4 * magnitude + 1e-6));
+            }
+        }
+    }
+
+    @Test
+    void scalesThatDoNotCoverTheMatrixAreRefused() {
+        MemorySegment data = Arena.ofAuto().allocate(300L * 200);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Matrix("w", GgmlType.F8_E4M3, data, 300, 200,
+                new BlockScales(new float[4], 128, 128))).hasMessageContaining("do not fit 300 × 200");
+    }
 }

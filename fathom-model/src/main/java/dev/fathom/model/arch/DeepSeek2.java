@@ -1,6 +1,6 @@
 package dev.fathom.model.arch;
 
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 import dev.fathom.tensor.Activations;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.MatMul;
@@ -78,7 +78,7 @@ public final class DeepSeek2 implements LanguageModel {
     }
 
     /** Binds the weights of {@code gguf} (used in place; the file must stay open). */
-    public static DeepSeek2 load(GgufFile gguf, int vocabularySize, MatMul matmul) {
+    public static DeepSeek2 load(ModelFile gguf, int vocabularySize, MatMul matmul) {
         DeepSeek2Config c = DeepSeek2Config.from(gguf, vocabularySize);
         int dim = c.dim();
         int heads = c.heads();
@@ -88,18 +88,18 @@ public final class DeepSeek2 implements LanguageModel {
         for (int l = 0; l < layers.length; l++) {
             layers[l] = layer(gguf, c, l);
         }
-        Matrix output = gguf.tensor("output.weight") != null
+        Matrix output = gguf.hasTensor("output.weight")
                 ? gguf.matrix("output.weight", dim, vocabularySize) : embedding;
         float[] outputNorm = gguf.vector("output_norm.weight", dim);
         Mtp mtp = null;
         String n = "blk." + c.layers() + ".nextn.";
-        if (c.mtpLayers() > 0 && gguf.tensor(n + "eh_proj.weight") != null) {
+        if (c.mtpLayers() > 0 && gguf.hasTensor(n + "eh_proj.weight")) {
             mtp = new Mtp(gguf.matrix(n + "eh_proj.weight", 2L * dim, dim), gguf.vector(n + "enorm.weight", dim),
                     gguf.vector(n + "hnorm.weight", dim),
-                    gguf.tensor(n + "embed_tokens.weight") != null ? gguf.matrix(n + "embed_tokens.weight", dim, vocabularySize) : embedding,
+                    gguf.hasTensor(n + "embed_tokens.weight") ? gguf.matrix(n + "embed_tokens.weight", dim, vocabularySize) : embedding,
                     layer(gguf, c, c.layers()),
-                    gguf.tensor(n + "shared_head_norm.weight") != null ? gguf.vector(n + "shared_head_norm.weight", dim) : outputNorm,
-                    gguf.tensor(n + "shared_head_head.weight") != null ? gguf.matrix(n + "shared_head_head.weight", dim, vocabularySize) : output);
+                    gguf.hasTensor(n + "shared_head_norm.weight") ? gguf.vector(n + "shared_head_norm.weight", dim) : outputNorm,
+                    gguf.hasTensor(n + "shared_head_head.weight") ? gguf.matrix(n + "shared_head_head.weight", dim, vocabularySize) : output);
         }
         return new DeepSeek2(c, embedding, layers, outputNorm, output, mtp, matmul);
     }
@@ -110,8 +110,8 @@ public final class DeepSeek2 implements LanguageModel {
      * (d_nope rows of kv_lora_rank) then W_UV,h: there W_UK,h is transposed once, at load, into
      * f16 (f32 when the file is f32), the only weights Fathom does not use in place.
      */
-    private static Matrix[] keyAbsorption(GgufFile gguf, DeepSeek2Config c, String b) {
-        if (gguf.tensor(b + "attn_k_b.weight") != null || gguf.tensor(b + "attn_kv_b.weight") == null) {
+    private static Matrix[] keyAbsorption(ModelFile gguf, DeepSeek2Config c, String b) {
+        if (gguf.hasTensor(b + "attn_k_b.weight") || !gguf.hasTensor(b + "attn_kv_b.weight")) {
             return gguf.matrices(b + "attn_k_b.weight", c.nopeDim(), c.kvLoraRank(), c.heads());
         }
         Matrix kv = unsplit(gguf, c, b);
@@ -140,8 +140,8 @@ public final class DeepSeek2 implements LanguageModel {
     }
 
     /** Per head, W_UV,h (d_v × kv_lora_rank): attn_v_b, or its rows of an older file's attn_kv_b, in place. */
-    private static Matrix[] valueProjection(GgufFile gguf, DeepSeek2Config c, String b) {
-        if (gguf.tensor(b + "attn_v_b.weight") != null || gguf.tensor(b + "attn_kv_b.weight") == null) {
+    private static Matrix[] valueProjection(ModelFile gguf, DeepSeek2Config c, String b) {
+        if (gguf.hasTensor(b + "attn_v_b.weight") || !gguf.hasTensor(b + "attn_kv_b.weight")) {
             return gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), c.heads());
         }
         Matrix kv = unsplit(gguf, c, b);
@@ -149,18 +149,20 @@ public final class DeepSeek2 implements LanguageModel {
         int stride = c.nopeDim() + c.valueDim();
         Matrix[] heads = new Matrix[c.heads()];
         for (int h = 0; h < heads.length; h++) {
-            MemorySegment rows = kv.data().asSlice((h * stride + c.nopeDim()) * rowBytes, c.valueDim() * rowBytes);
-            heads[h] = new Matrix(b + "attn_kv_b.weight[" + h + "]", kv.type(), rows, c.valueDim(), kv.cols());
+            int first = h * stride + c.nopeDim();
+            MemorySegment rows = kv.data().asSlice(first * rowBytes, c.valueDim() * rowBytes);
+            heads[h] = new Matrix(b + "attn_kv_b.weight[" + h + "]", kv.type(), rows, c.valueDim(), kv.cols(),
+                    kv.scales() == null ? null : kv.scales().fromRow(first));
         }
         return heads;
     }
 
-    private static Matrix unsplit(GgufFile gguf, DeepSeek2Config c, String b) {
+    private static Matrix unsplit(ModelFile gguf, DeepSeek2Config c, String b) {
         return gguf.matrix(b + "attn_kv_b.weight", c.kvLoraRank(), (long) c.heads() * (c.nopeDim() + c.valueDim()));
     }
 
     /** The weights of block {@code l} (the MTP layer's block is the one after the last). */
-    private static Layer layer(GgufFile gguf, DeepSeek2Config c, int l) {
+    private static Layer layer(ModelFile gguf, DeepSeek2Config c, int l) {
         int dim = c.dim();
         int heads = c.heads();
         int qWidth = heads * c.keyDim();
@@ -197,7 +199,7 @@ public final class DeepSeek2 implements LanguageModel {
                 new Matrix[] {gguf.matrix(b + "ffn_gate" + suffix, dim, ffn), gguf.matrix(b + "ffn_up" + suffix, dim, ffn)},
                 gguf.matrix(b + "ffn_down" + suffix, ffn, dim),
                 moe ? gguf.matrix(b + "ffn_gate_inp.weight", dim, c.experts()) : null,
-                moe && gguf.tensor(b + "exp_probs_b.bias") != null ? gguf.vector(b + "exp_probs_b.bias", c.experts()) : null,
+                moe && gguf.hasTensor(b + "exp_probs_b.bias") ? gguf.vector(b + "exp_probs_b.bias", c.experts()) : null,
                 expertGateUp,
                 expertDown);
     }
@@ -730,7 +732,7 @@ public final class DeepSeek2 implements LanguageModel {
     /**
      * Picks a token's experts from its router logits at {@code offset}: scores by softmax (V2) or
      * sigmoid (V3); selection by score plus the balancing bias, within the best groups when
-     * routing is group-limited (a group ranks by the sum of its two best); the k best, in
+     * routing is group-limited (a group ranks by the sum of its two best, or by its best); the k best, in
      * descending order, into {@code s.selected} from {@code out}; their unbiased scores,
      * normalised and scaled as configured, into {@code s.weights}.
      */
@@ -766,7 +768,7 @@ public final class DeepSeek2 implements LanguageModel {
                         second = selection[e];
                     }
                 }
-                groupScores[g] = best + second;
+                groupScores[g] = c.groupRankByMax() ? best : best + second;
             }
             boolean[] kept = s.groupKept;
             Arrays.fill(kept, false);

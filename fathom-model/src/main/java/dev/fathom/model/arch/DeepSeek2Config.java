@@ -1,7 +1,6 @@
 package dev.fathom.model.arch;
 
-import dev.fathom.model.gguf.GgufException;
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 
 /**
  * Hyper-parameters of DeepSeek-V2/V3/R1 (GGUF {@code deepseek2}), read from metadata under
@@ -16,6 +15,9 @@ import dev.fathom.model.gguf.GgufFile;
  * @param sigmoidGating V3's sigmoid router scores; V2 uses a softmax
  * @param expertWeightsScale multiplies the routing weights (V3: 2.5); 1 leaves them
  * @param groups expert groups for group-limited routing (0 or 1: none)
+ * @param groupsUsed the groups a token's experts may come from
+ * @param groupRankByMax whether a group ranks by its best score (V2's group_limited_greedy) rather
+ *     than by the sum of its two best (V3, and llama.cpp for every file)
  * @param mtpLayers multi-token-prediction layers stored after the main ones (nextn_predict_layers)
  */
 public record DeepSeek2Config(
@@ -41,6 +43,7 @@ public record DeepSeek2Config(
         float expertWeightsScale,
         int groups,
         int groupsUsed,
+        boolean groupRankByMax,
         Rope rope,
         int mtpLayers) {
 
@@ -58,45 +61,51 @@ public record DeepSeek2Config(
             float attentionScale) {
     }
 
-    public static DeepSeek2Config from(GgufFile gguf, int vocabularySize) {
+    /**
+     * Fathom's own metadata key, {@code max} for V2's group ranking (GGUF has none: llama.cpp
+     * ranks every file's groups by their two best scores). Written for Hugging Face checkpoints
+     * with {@code topk_method: group_limited_greedy}, and kept when they are converted.
+     */
+    public static final String GROUP_RANK_KEY = "deepseek2.expert_group_rank";
+
+    public static DeepSeek2Config from(ModelFile gguf, int vocabularySize) {
         String p = "deepseek2.";
-        String file = gguf.path().toString();
-        int dim = positive(file, gguf, p + "embedding_length");
-        int blocks = positive(file, gguf, p + "block_count");
+        int dim = positive(gguf, p + "embedding_length");
+        int blocks = positive(gguf, p + "block_count");
         int nextn = gguf.getInt(p + "nextn_predict_layers", 0);
         int layers = blocks - nextn;
         if (nextn < 0 || layers < 1) {
-            throw new GgufException(file + ": nextn_predict_layers " + nextn + " leaves no layers of the " + blocks);
+            throw gguf.error("nextn_predict_layers " + nextn + " leaves no layers of the " + blocks);
         }
-        int heads = positive(file, gguf, p + "attention.head_count");
+        int heads = positive(gguf, p + "attention.head_count");
         // Files of current converters describe the heads under *_mla (their key_length is the
         // latent's); older ones, with one unsplit attn_kv_b per layer, under the plain keys.
         String mla = gguf.has(p + "attention.key_length_mla") ? "_mla" : "";
-        int keyDim = positive(file, gguf, p + "attention.key_length" + mla);
-        int valueDim = positive(file, gguf, p + "attention.value_length" + mla);
-        int ropeDim = positive(file, gguf, p + "rope.dimension_count");
+        int keyDim = positive(gguf, p + "attention.key_length" + mla);
+        int valueDim = positive(gguf, p + "attention.value_length" + mla);
+        int ropeDim = positive(gguf, p + "rope.dimension_count");
         if (ropeDim % 2 != 0 || ropeDim >= keyDim) {
-            throw new GgufException(file + ": rope.dimension_count " + ropeDim + " does not fit key_length_mla " + keyDim);
+            throw gguf.error("rope.dimension_count " + ropeDim + " does not fit key_length_mla " + keyDim);
         }
-        int kvLoraRank = positive(file, gguf, p + "attention.kv_lora_rank");
+        int kvLoraRank = positive(gguf, p + "attention.kv_lora_rank");
         int experts = gguf.getInt(p + "expert_count", 0);
         int used = gguf.getInt(p + "expert_used_count", 0);
         int groups = gguf.getInt(p + "expert_group_count", 0);
         int groupsUsed = gguf.getInt(p + "expert_group_used_count", 0);
         int dense = gguf.getInt(p + "leading_dense_block_count", 0);
         if (dense < layers && (experts < 1 || used < 1 || used > experts)) {
-            throw new GgufException(file + ": " + experts + " experts with " + used + " used per token cannot route");
+            throw gguf.error(experts + " experts with " + used + " used per token cannot route");
         }
         if (groups > 1 && (experts % groups != 0 || groupsUsed < 1 || groupsUsed >= groups
                 || groupsUsed * (experts / groups) < used)) {
-            throw new GgufException(file + ": " + experts + " experts in " + groups + " groups, " + groupsUsed
+            throw gguf.error(experts + " experts in " + groups + " groups, " + groupsUsed
                     + " of them used, cannot give " + used + " experts per token");
         }
         int gating = gguf.getInt(p + "expert_gating_func", 1); // 1 softmax, 2 sigmoid; old V2 files have none
         if (gating != 1 && gating != 2) {
-            throw new GgufException(file + ": expert_gating_func " + gating + " is not supported (1 softmax, 2 sigmoid)");
+            throw gguf.error("expert_gating_func " + gating + " is not supported (1 softmax, 2 sigmoid)");
         }
-        int contextLength = positive(file, gguf, p + "context_length");
+        int contextLength = positive(gguf, p + "context_length");
         float weightsScale = gguf.getFloat(p + "expert_weights_scale", 0f);
         return new DeepSeek2Config(dim, layers, heads, vocabularySize, contextLength,
                 gguf.getFloat(p + "attention.layer_norm_rms_epsilon"), gguf.getInt(p + "attention.q_lora_rank", 0),
@@ -104,7 +113,8 @@ public record DeepSeek2Config(
                 experts, used, gguf.getInt(p + "expert_shared_count", 0),
                 gguf.getInt(p + "expert_feed_forward_length", 0), gating == 2,
                 gguf.getBool(p + "expert_weights_norm", false), weightsScale == 0f ? 1f : weightsScale,
-                groups > 1 ? groups : 0, groups > 1 ? groupsUsed : 0, rope(gguf, p, file, ropeDim, keyDim, contextLength), nextn);
+                groups > 1 ? groups : 0, groups > 1 ? groupsUsed : 0,
+                gguf.getString(GROUP_RANK_KEY, "top2_sum").equals("max"), rope(gguf, p, ropeDim, keyDim, contextLength), nextn);
     }
 
     /**
@@ -113,11 +123,11 @@ public record DeepSeek2Config(
      * 1 + 0.1 · mscale_all_dim · ln(factor) (times 1 + 0.1 · ln(factor) when the file names no
      * mscale_all_dim), over √(key dimension).
      */
-    private static Rope rope(GgufFile gguf, String p, String file, int ropeDim, int keyDim, int contextLength) {
+    private static Rope rope(ModelFile gguf, String p, int ropeDim, int keyDim, int contextLength) {
         float base = gguf.getFloat(p + "rope.freq_base", 10000f);
         String type = gguf.getString(p + "rope.scaling.type", "linear");
         if (!type.equals("none") && !type.equals("linear") && !type.equals("yarn")) {
-            throw new GgufException(file + ": rope scaling type '" + type + "' is not supported for deepseek2");
+            throw gguf.error("rope scaling type '" + type + "' is not supported for deepseek2");
         }
         float factor = type.equals("none") ? 0f : gguf.getFloat(p + "rope.scaling.factor", 0f);
         float freqScale = factor == 0f ? 1f : 1f / factor;
@@ -154,10 +164,10 @@ public record DeepSeek2Config(
         return ropeDim * (float) Math.log(originalContext / (rotations * 2 * (float) Math.PI)) / (2 * (float) Math.log(base));
     }
 
-    private static int positive(String file, GgufFile gguf, String key) {
+    private static int positive(ModelFile gguf, String key) {
         int value = gguf.getInt(key);
         if (value < 1) {
-            throw new GgufException(file + ": metadata " + key + " = " + value + " must be positive");
+            throw gguf.error("metadata " + key + " = " + value + " must be positive");
         }
         return value;
     }

@@ -1,7 +1,6 @@
 package dev.fathom.model.arch;
 
-import dev.fathom.model.gguf.GgufException;
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 import dev.fathom.tensor.Activations;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Matrix;
@@ -52,14 +51,14 @@ public final class Llama implements LanguageModel {
     }
 
     /** Binds the weights of {@code gguf} (used in place; the file must stay open). */
-    public static Llama load(GgufFile gguf, int vocabularySize, MatMul matmul) {
+    public static Llama load(ModelFile gguf, int vocabularySize, MatMul matmul) {
         LlamaConfig c = LlamaConfig.from(gguf, vocabularySize);
         int dim = c.dim();
         Matrix embedding = gguf.matrix("token_embd.weight", dim, vocabularySize);
         Layer[] layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++) {
             String b = "blk." + l + ".";
-            boolean bias = gguf.tensor(b + "attn_q.bias") != null;
+            boolean bias = gguf.hasTensor(b + "attn_q.bias");
             layers[l] = new Layer(
                     gguf.vector(b + "attn_norm.weight", dim),
                     new Matrix[] {gguf.matrix(b + "attn_q.weight", dim, c.qDim()),
@@ -74,12 +73,12 @@ public final class Llama implements LanguageModel {
                         gguf.matrix(b + "ffn_up.weight", dim, c.ffnDim())},
                     gguf.matrix(b + "ffn_down.weight", c.ffnDim(), dim));
         }
-        Matrix output = gguf.tensor("output.weight") != null
+        Matrix output = gguf.hasTensor("output.weight")
                 ? gguf.matrix("output.weight", dim, vocabularySize) : embedding;
-        float[] factors = gguf.tensor("rope_freqs.weight") != null
+        float[] factors = gguf.hasTensor("rope_freqs.weight")
                 ? gguf.vector("rope_freqs.weight", c.ropeDim() / 2) : null;
         if (factors != null && c.ropeNeox()) {
-            throw new GgufException(gguf.path() + ": rope_freqs.weight is only used by llama models");
+            throw gguf.error("rope_freqs.weight is only used by llama models");
         }
         return new Llama(c, embedding, layers, gguf.vector("output_norm.weight", dim), output, factors, matmul);
     }

@@ -1,7 +1,6 @@
 package dev.fathom.model.arch;
 
-import dev.fathom.model.gguf.GgufException;
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 
 /**
  * Hyper-parameters of the llama family (llama, qwen2), read from GGUF metadata under the
@@ -26,7 +25,7 @@ public record LlamaConfig(
         int ropeDim,
         boolean ropeNeox) {
 
-    public static LlamaConfig from(GgufFile gguf, int vocabularySize) {
+    public static LlamaConfig from(ModelFile gguf, int vocabularySize) {
         String arch = gguf.getString("general.architecture");
         String p = arch + ".";
         int dim = positive(gguf, p + "embedding_length", gguf.getInt(p + "embedding_length"));
@@ -35,18 +34,18 @@ public record LlamaConfig(
         int headDim = positive(gguf, p + "attention.key_length", gguf.getInt(p + "attention.key_length", dim / heads));
         int valueDim = gguf.getInt(p + "attention.value_length", dim / heads);
         if (valueDim != headDim) {
-            throw new GgufException(gguf.path() + ": key_length " + headDim + " differs from value_length " + valueDim);
+            throw gguf.error("key_length " + headDim + " differs from value_length " + valueDim);
         }
         if (heads % kvHeads != 0) {
-            throw new GgufException(gguf.path() + ": " + heads + " heads do not split into " + kvHeads + " kv heads");
+            throw gguf.error(heads + " heads do not split into " + kvHeads + " kv heads");
         }
         int ropeDim = gguf.getInt(p + "rope.dimension_count", headDim);
         if (ropeDim > headDim || ropeDim % 2 != 0) {
-            throw new GgufException(gguf.path() + ": rope.dimension_count " + ropeDim + " does not fit head size " + headDim);
+            throw gguf.error("rope.dimension_count " + ropeDim + " does not fit head size " + headDim);
         }
         String scaling = gguf.getString(p + "rope.scaling.type", "linear");
         if (!scaling.equals("linear") && !scaling.equals("none")) {
-            throw new GgufException(gguf.path() + ": rope scaling type '" + scaling + "' is not supported for " + arch);
+            throw gguf.error("rope scaling type '" + scaling + "' is not supported for " + arch);
         }
         // As llama.cpp: type "none" means no scaling, whatever factor the file also states.
         float factor = scaling.equals("none") ? 0f
@@ -58,9 +57,9 @@ public record LlamaConfig(
                 factor == 0 ? 1f : 1f / factor, ropeDim, arch.equals("qwen2"));
     }
 
-    private static int positive(GgufFile gguf, String key, int value) {
+    private static int positive(ModelFile gguf, String key, int value) {
         if (value < 1) {
-            throw new GgufException(gguf.path() + ": metadata " + key + " = " + value + " must be positive");
+            throw gguf.error("metadata " + key + " = " + value + " must be positive");
         }
         return value;
     }

@@ -1,5 +1,6 @@
 package dev.fathom.model.gguf;
 
+import dev.fathom.model.ModelFile;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Matrix;
 import java.io.IOException;
@@ -29,7 +30,7 @@ import java.util.Map;
  * <p>Every problem is reported as a {@link GgufException} naming the file and, where it
  * applies, the byte offset and the entry being read.
  */
-public final class GgufFile implements AutoCloseable {
+public final class GgufFile implements ModelFile {
     public static final int MAGIC = 0x46554747; // "GGUF" read as a little-endian int
     public static final int DEFAULT_ALIGNMENT = 32;
 
@@ -76,6 +77,7 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
+    @Override
     public Path path() {
         return path;
     }
@@ -98,6 +100,7 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /** All metadata, in file order. */
+    @Override
     public Map<String, GgufValue> metadata() {
         return metadata;
     }
@@ -105,10 +108,6 @@ public final class GgufFile implements AutoCloseable {
     /** All tensors, in file order. */
     public List<TensorInfo> tensors() {
         return List.copyOf(tensors.values());
-    }
-
-    public boolean has(String key) {
-        return metadata.containsKey(key);
     }
 
     public GgufValue value(String key) {
@@ -119,118 +118,19 @@ public final class GgufFile implements AutoCloseable {
         return tensors.get(name);
     }
 
+    @Override
+    public boolean hasTensor(String name) {
+        return tensors.containsKey(name);
+    }
+
+    @Override
+    public GgufException error(String message) {
+        return new GgufException(path + ": " + message);
+    }
+
     /** The bytes of a tensor, in place in the mapping. */
     public MemorySegment data(TensorInfo tensor) {
         return file.asSlice(tensor.fileOffset(), tensor.bytes());
-    }
-
-    // ---- typed metadata access: a wrong type or missing required key is a clear error ----
-
-    public String getString(String key) {
-        return (String) required(key, GgufType.STRING).value();
-    }
-
-    public String getString(String key, String fallback) {
-        return has(key) ? getString(key) : fallback;
-    }
-
-    /** An integer of any GGUF integer type that fits in an int. */
-    public int getInt(String key) {
-        GgufValue v = require(key);
-        long n = switch (v.value()) {
-            case Integer i -> i;
-            case Long l -> l;
-            default -> throw typeError(key, v, "an integer");
-        };
-        if (n != (int) n) {
-            throw new GgufException(path + ": metadata " + key + " = " + n + " is out of range");
-        }
-        return (int) n;
-    }
-
-    public int getInt(String key, int fallback) {
-        return has(key) ? getInt(key) : fallback;
-    }
-
-    /** A float from FLOAT32 or FLOAT64 metadata. */
-    public float getFloat(String key) {
-        GgufValue v = require(key);
-        return switch (v.value()) {
-            case Float f -> f;
-            case Double d -> d.floatValue();
-            default -> throw typeError(key, v, "a float");
-        };
-    }
-
-    public float getFloat(String key, float fallback) {
-        return has(key) ? getFloat(key) : fallback;
-    }
-
-    public boolean getBool(String key, boolean fallback) {
-        if (!has(key)) {
-            return fallback;
-        }
-        GgufValue v = metadata.get(key);
-        if (!(v.value() instanceof Boolean b)) {
-            throw typeError(key, v, "a bool");
-        }
-        return b;
-    }
-
-    public String[] getStringArray(String key) {
-        GgufValue v = require(key);
-        if (!v.isArray() || v.elementType() != GgufType.STRING) {
-            throw typeError(key, v, "an array of strings");
-        }
-        return (String[]) v.value();
-    }
-
-    /** An array of any integer type narrower than 64 bits, as ints. */
-    public int[] getIntArray(String key) {
-        GgufValue v = require(key);
-        if (v.isArray() && v.value() instanceof int[] ints) {
-            return ints;
-        }
-        if (v.isArray() && v.value() instanceof long[] longs && v.elementType() == GgufType.UINT32) {
-            int[] ints = new int[longs.length];
-            for (int i = 0; i < ints.length; i++) {
-                if (longs[i] > Integer.MAX_VALUE) {
-                    throw new GgufException(path + ": " + key + "[" + i + "] = " + longs[i] + " is out of range");
-                }
-                ints[i] = (int) longs[i];
-            }
-            return ints;
-        }
-        throw typeError(key, v, "an array of integers");
-    }
-
-    public float[] getFloatArray(String key) {
-        GgufValue v = require(key);
-        if (v.isArray() && v.value() instanceof float[] floats) {
-            return floats;
-        }
-        throw typeError(key, v, "an array of floats");
-    }
-
-    private GgufValue require(String key) {
-        GgufValue v = metadata.get(key);
-        if (v == null) {
-            throw new GgufException(path + ": required metadata " + key + " is missing");
-        }
-        return v;
-    }
-
-    private GgufValue required(String key, GgufType type) {
-        GgufValue v = require(key);
-        if (v.type() != type) {
-            throw typeError(key, v, type.name().toLowerCase());
-        }
-        return v;
-    }
-
-    private GgufException typeError(String key, GgufValue v, String expected) {
-        String actual = v.isArray() ? "array of " + v.elementType().name().toLowerCase() : v.type().name().toLowerCase();
-        return new GgufException(path + ": metadata " + key + " should be " + expected + ", but is " + actual);
     }
 
     // ---- tensors as matrices ----
@@ -239,6 +139,7 @@ public final class GgufFile implements AutoCloseable {
      * The 2-D tensor {@code name} as a matrix of ne1 rows × ne0 columns, checked against the
      * expected shape; throws a clear error if it is missing, misshapen or of an unsupported type.
      */
+    @Override
     public Matrix matrix(String name, long cols, long rows) {
         TensorInfo t = requireTensor(name);
         long[] s = t.shape();
@@ -255,6 +156,7 @@ public final class GgufFile implements AutoCloseable {
      * The 3-D tensor {@code name} of shape [cols, rows, count] as {@code count} matrices of rows ×
      * cols, one per slice along ne2 (the experts of a MoE layer, the heads of MLA's projections).
      */
+    @Override
     public Matrix[] matrices(String name, long cols, long rows, int count) {
         TensorInfo t = requireTensor(name);
         long[] s = t.shape();
@@ -273,6 +175,7 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /** A 1-D tensor of {@code n} values (norm weights, biases), decoded to floats. */
+    @Override
     public float[] vector(String name, long n) {
         TensorInfo t = requireTensor(name);
         if (t.elements() != n || t.shape()[0] != n) {

@@ -1,10 +1,10 @@
 package dev.fathom.model.gguf;
 
 import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.Matrix;
 import dev.fathom.tensor.Parallel;
 import dev.fathom.tensor.kernel.WeightKernel;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -33,13 +33,17 @@ public final class Requantizer {
 
     /** The type tensor {@code t} gets in a file written in {@code target}. */
     public static GgmlType typeFor(TensorInfo t, GgmlType target) {
-        String name = t.name();
-        boolean matrix = t.shape().length >= 2 && name.endsWith("weight") && !name.contains("_norm.weight")
+        return isWeightMatrix(t.name(), t.shape()) ? typeFor(t.shape()[0], target) : t.type();
+    }
+
+    /** Whether a tensor is one of the weight matrices that a file's type applies to. */
+    public static boolean isWeightMatrix(String name, long[] shape) {
+        return shape.length >= 2 && name.endsWith("weight") && !name.contains("_norm.weight")
                 && !name.contains("ffn_gate_inp.weight");
-        if (!matrix) {
-            return t.type();
-        }
-        long cols = t.shape()[0];
+    }
+
+    /** The type a weight matrix with rows of {@code cols} values gets in a file written in {@code target}. */
+    public static GgmlType typeFor(long cols, GgmlType target) {
         if (cols % target.blockSize == 0) {
             return target;
         }
@@ -52,36 +56,55 @@ public final class Requantizer {
         return cols % fallback.blockSize == 0 ? fallback : GgmlType.F16;
     }
 
-    /** Writes {@code in} to {@code out} with its weight matrices in {@code target}, rows converted in parallel. */
-    public static void requantize(GgufFile in, Path out, GgmlType target, Parallel parallel) throws IOException {
+    /** The {@code general.file_type} of a file mostly in {@code target}. */
+    public static int fileType(GgmlType target) {
         if (!supports(target)) {
             throw new IllegalArgumentException("cannot write a file in " + target);
         }
+        return FILE_TYPES.get(target);
+    }
+
+    /** Writes {@code in} to {@code out} with its weight matrices in {@code target}, rows converted in parallel. */
+    public static void requantize(GgufFile in, Path out, GgmlType target, Parallel parallel) throws IOException {
         GgufWriter writer = new GgufWriter();
         in.metadata().forEach(writer::put);
-        writer.putUint32("general.file_type", FILE_TYPES.get(target));
+        writer.putUint32("general.file_type", fileType(target));
         for (TensorInfo t : in.tensors()) {
             GgmlType type = t.type().hasKernels() ? typeFor(t, target) : t.type();
             if (type == t.type()) {
                 writer.addTensor(t.name(), type, t.shape(), o -> o.copyFrom(in.data(t)));
                 continue;
             }
-            WeightKernel from = WeightKernel.of(t.type());
-            WeightKernel to = WeightKernel.of(type);
             int cols = (int) t.shape()[0];
-            int rows = (int) (t.elements() / cols);
-            long inRow = t.type().bytesFor(cols);
-            long outRow = type.bytesFor(cols);
-            float[][] buffers = new float[parallel.threads()][cols];
-            MemorySegment source = in.data(t);
-            writer.addTensor(t.name(), type, t.shape(), o -> parallel.forRange(rows, 64, (worker, first, last) -> {
-                float[] row = buffers[worker];
-                for (int r = first; r < last; r++) {
-                    from.dequantize(source, r * inRow, row, 0, cols);
-                    to.quantize(row, 0, o, r * outRow, cols);
-                }
-            }));
+            Matrix all = new Matrix(t.name(), t.type(), in.data(t), (int) (t.elements() / cols), cols);
+            addConverted(writer, t.name(), t.shape(), type, new Matrix[] {all}, parallel);
         }
         writer.write(out);
+    }
+
+    /**
+     * Adds tensor {@code name} to {@code writer}: the rows of {@code parts}, one after the other,
+     * decoded and encoded in {@code type} in parallel when the file is written.
+     */
+    public static void addConverted(GgufWriter writer, String name, long[] shape, GgmlType type, Matrix[] parts,
+            Parallel parallel) {
+        int cols = (int) shape[0];
+        WeightKernel to = WeightKernel.of(type);
+        long outRow = type.bytesFor(cols);
+        float[][] buffers = new float[parallel.threads()][cols];
+        writer.addTensor(name, type, shape, o -> {
+            long offset = 0;
+            for (Matrix part : parts) {
+                long base = offset;
+                parallel.forRange(part.rows(), 64, (worker, first, last) -> {
+                    float[] row = buffers[worker];
+                    for (int r = first; r < last; r++) {
+                        part.dequantizeRow(r, row, 0);
+                        to.quantize(row, 0, o, base + r * outRow, cols);
+                    }
+                });
+                offset += part.rows() * outRow;
+            }
+        });
     }
 }

@@ -81,8 +81,8 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** {@code file} parsed as JSON, or an error naming it. */
-    private static JsonNode readJson(Path file) {
+    /** {@code file} parsed as a JSON object, or an error naming it. */
+    static JsonNode readJson(Path file) {
         try {
             JsonNode node = JSON.readTree(Files.readString(file));
             if (node == null || !node.isObject()) {
@@ -98,6 +98,11 @@ public final class Checkpoint implements AutoCloseable {
 
     public Path dir() {
         return dir;
+    }
+
+    /** How many safetensors files hold the tensors. */
+    public int shards() {
+        return shards.size();
     }
 
     /** The names of all tensors, in the index's order. */

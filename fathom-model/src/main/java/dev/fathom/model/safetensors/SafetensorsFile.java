@@ -30,7 +30,7 @@ import tools.jackson.databind.json.JsonMapper;
 public final class SafetensorsFile implements AutoCloseable {
     /** The element types of the format, with their sizes in bytes. */
     public enum Dtype {
-        BOOL(1), U8(1), I8(1), F8_E4M3(1), F8_E5M2(1), I16(2), U16(2), F16(2), BF16(2), I32(4), U32(4), F32(4),
+        BOOL(1), U8(1), I8(1), F8_E4M3(1), F8_E5M2(1), F8_E8M0(1), I16(2), U16(2), F16(2), BF16(2), I32(4), U32(4), F32(4),
         I64(8), U64(8), F64(8);
 
         public final int bytes;

@@ -1,7 +1,6 @@
 package dev.fathom.model.tokenizer;
 
-import dev.fathom.model.gguf.GgufException;
-import dev.fathom.model.gguf.GgufFile;
+import dev.fathom.model.ModelFile;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -94,18 +93,18 @@ public final class Tokenizer {
                 .toArray();
     }
 
-    /** The tokenizer stored in a GGUF file. */
-    public static Tokenizer fromGguf(GgufFile gguf) {
+    /** The tokenizer of a model, from its {@code tokenizer.ggml.*} metadata. */
+    public static Tokenizer from(ModelFile gguf) {
         String model = gguf.getString("tokenizer.ggml.model");
         if (!model.equals("gpt2")) {
-            throw new GgufException(gguf.path() + ": tokenizer model '" + model + "' is not supported (supported: gpt2,"
+            throw gguf.error("tokenizer model '" + model + "' is not supported (supported: gpt2,"
                     + " the byte-level BPE of Llama 3, Qwen and DeepSeek)");
         }
         String[] texts = gguf.getStringArray("tokenizer.ggml.tokens");
         int[] types = gguf.has("tokenizer.ggml.token_type") ? gguf.getIntArray("tokenizer.ggml.token_type").clone()
                 : filled(texts.length, NORMAL);
         if (types.length < texts.length) {
-            throw new GgufException(gguf.path() + ": tokenizer.ggml.token_type has " + types.length + " entries for "
+            throw gguf.error("tokenizer.ggml.token_type has " + types.length + " entries for "
                     + texts.length + " tokens");
         }
         String[] merges = gguf.getStringArray("tokenizer.ggml.merges");
@@ -113,7 +112,7 @@ public final class Tokenizer {
         try {
             pre = PreTokenizer.named(gguf.getString("tokenizer.ggml.pre", null));
         } catch (IllegalArgumentException e) {
-            throw new GgufException(gguf.path() + ": " + e.getMessage());
+            throw gguf.error(e.getMessage());
         }
         int bos = tokenId(gguf, "tokenizer.ggml.bos_token_id", 11, texts.length);
         int eos = tokenId(gguf, "tokenizer.ggml.eos_token_id", 11, texts.length);
@@ -125,7 +124,7 @@ public final class Tokenizer {
                 new int[] {eot, eom});
     }
 
-    private static int tokenId(GgufFile gguf, String key, int fallback, int vocabulary) {
+    private static int tokenId(ModelFile gguf, String key, int fallback, int vocabulary) {
         int id = gguf.getInt(key, fallback);
         return id >= 0 && id < vocabulary ? id : (fallback < vocabulary ? fallback : -1);
     }

@@ -42,7 +42,7 @@ class TokenizerReferenceTest {
         List<JsonNode> answers = reference.run();
         LlamaCpp detokenize = new LlamaCpp();
         try (GgufFile gguf = GgufFile.open(model)) {
-            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+            Tokenizer tokenizer = Tokenizer.from(gguf);
             int i = 0;
             for (String text : Samples.TEXTS) {
                 for (boolean[] mode : modes) {

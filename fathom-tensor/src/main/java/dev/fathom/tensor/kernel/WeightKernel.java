@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  */
 public abstract sealed class WeightKernel
         permits F32Kernel, F16Kernel, BF16Kernel, Q8_0Kernel, Q4_0Kernel, Q4_1Kernel, Q5_0Kernel,
-        Q5_1Kernel, Q4_KKernel, Q5_KKernel, Q6_KKernel {
+        Q5_1Kernel, Q4_KKernel, Q5_KKernel, Q6_KKernel, F8E4M3Kernel {
 
     private static final WeightKernel[] BY_TYPE = new WeightKernel[GgmlType.values().length];
 
@@ -21,7 +21,7 @@ public abstract sealed class WeightKernel
         for (WeightKernel k : new WeightKernel[] {
                 new F32Kernel(), new F16Kernel(), new BF16Kernel(), new Q8_0Kernel(), new Q4_0Kernel(),
                 new Q4_1Kernel(), new Q5_0Kernel(), new Q5_1Kernel(), new Q4_KKernel(), new Q5_KKernel(),
-                new Q6_KKernel()}) {
+                new Q6_KKernel(), new F8E4M3Kernel()}) {
             BY_TYPE[k.type().ordinal()] = k;
         }
     }

@@ -34,12 +34,13 @@ class WeightKernelTest {
             case Q6_K -> 0.05;
             case Q5_0, Q5_1, Q5_K -> 0.07;
             case Q4_0, Q4_1, Q4_K -> 0.14;
+            case F8_E4M3 -> 0.04;
             default -> throw new AssertionError(type);
         };
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "F8_E4M3"})
     void quantizeThenDequantizeStaysClose(GgmlType type) {
         WeightKernel kernel = WeightKernel.of(type);
         float[] x = gaussian(new Random(1), N, 0.5f);
@@ -57,7 +58,7 @@ class WeightKernelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "F8_E4M3"})
     void dotMatchesDequantizedReference(GgmlType type) {
         WeightKernel kernel = WeightKernel.of(type);
         Random random = new Random(7);
@@ -108,6 +109,39 @@ class WeightKernelTest {
         kernel.quantize(w, 0, data, 0, 4);
         float[] x = {100, 100, 1, 1, 1, 1};
         assertThat(kernel.dot(data, 0, x, 2, null, 4)).isEqualTo(10f);
+    }
+
+    /** E4M3 by its definition: sign, exponent bias 7, subnormals at exponent 0, largest 448. */
+    private static double e4m3(int code) {
+        int e = code >> 3 & 0xF;
+        int m = code & 7;
+        double magnitude = e == 0 ? m * Math.pow(2, -9) : (1 + m / 8.0) * Math.pow(2, e - 7);
+        return (code & 0x80) != 0 ? -magnitude : magnitude;
+    }
+
+    @Test
+    void everyFp8CodeDecodesToItsValueAndBack() {
+        WeightKernel kernel = WeightKernel.of(GgmlType.F8_E4M3);
+        MemorySegment codes = Arena.ofAuto().allocate(256);
+        for (int c = 0; c < 256; c++) {
+            codes.set(java.lang.foreign.ValueLayout.JAVA_BYTE, c, (byte) c);
+        }
+        float[] values = new float[256];
+        kernel.dequantize(codes, 0, values, 0, 256); // vector path
+        for (int c = 0; c < 256; c++) {
+            if ((c & 0x7F) == 0x7F) {
+                continue; // NaN codes
+            }
+            assertThat((double) values[c]).as("code %02x", c).isEqualTo(e4m3(c));
+            assertThat((double) F8E4M3Kernel.toFloat((byte) c)).as("scalar code %02x", c).isEqualTo(e4m3(c));
+            assertThat(F8E4M3Kernel.fromFloat(values[c]) & 0xFF).as("code %02x", c).isEqualTo(c);
+        }
+        assertThat(values[0x7E]).isEqualTo(448f);
+        assertThat(F8E4M3Kernel.fromFloat(1e6f)).isEqualTo((byte) 0x7E); // saturates
+        assertThat(F8E4M3Kernel.fromFloat(-1e6f)).isEqualTo((byte) 0xFE);
+        assertThat(F8E4M3Kernel.fromFloat(1.0625f)).isEqualTo((byte) 0x38); // tie between 1 and 1.125: even code
+        assertThat(F8E4M3Kernel.fromFloat(1.1875f)).isEqualTo((byte) 0x3A); // tie between 1.125 and 1.25
+        assertThat(F8E4M3Kernel.fromFloat(0x1p-10f)).isEqualTo((byte) 0); // half the smallest subnormal: even
     }
 
     @Test
