@@ -40,19 +40,11 @@ public record BlockScales(float[] values, int blockRows, int blockCols, int firs
 
     /**
      * Row {@code row} of {@code w} (its stored values at byte {@code offset}) dotted with
-     * {@code x} from {@code xOffset}: one unscaled dot product per block, scaled and summed.
+     * {@code x} from {@code xOffset}.
      */
     float dot(WeightKernel kernel, MemorySegment w, long offset, int row, int cols, float[] x, int xOffset) {
-        int grid = gridCols(cols);
-        int first = (firstRow + row) / blockRows * grid;
-        long bytesPerValue = kernel.type().bytesFor(1);
-        float sum = 0;
-        for (int b = 0; b < grid; b++) {
-            int c = b * blockCols;
-            int n = Math.min(blockCols, cols - c);
-            sum += values[first + b] * kernel.dot(w, offset + c * bytesPerValue, x, xOffset + c, null, n);
-        }
-        return sum;
+        int first = (firstRow + row) / blockRows * gridCols(cols);
+        return kernel.dotBlockScaled(w, offset, x, xOffset, values, first, blockCols, cols);
     }
 
     /** Scales row {@code row} of {@code cols} stored values, decoded into {@code dst} from {@code dstOffset}. */

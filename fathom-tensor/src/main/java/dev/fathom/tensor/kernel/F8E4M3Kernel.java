@@ -107,4 +107,29 @@ final class F8E4M3Kernel extends WeightKernel {
         }
         return sum;
     }
+
+    /** Block by block in vector accumulators, reduced once at the end. */
+    @Override
+    public float dotBlockScaled(MemorySegment w, long offset, float[] x, int xOffset, float[] scales, int first,
+            int block, int n) {
+        int step = F.length();
+        if (block % step != 0) {
+            return super.dotBlockScaled(w, offset, x, xOffset, scales, first, block, n);
+        }
+        FloatVector total = FloatVector.zero(F);
+        float tail = 0;
+        for (int c = 0, b = first; c < n; c += block, b++) {
+            int end = Math.min(c + block, n);
+            FloatVector acc = FloatVector.zero(F);
+            int i = c;
+            for (; i + step <= end; i += step) {
+                acc = widen(w, offset + i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+            }
+            total = acc.fma(FloatVector.broadcast(F, scales[b]), total);
+            for (; i < end; i++) {
+                tail += scales[b] * toFloat(w.get(ValueLayout.JAVA_BYTE, offset + i)) * x[xOffset + i];
+            }
+        }
+        return total.reduceLanes(VectorOperators.ADD) + tail;
+    }
 }

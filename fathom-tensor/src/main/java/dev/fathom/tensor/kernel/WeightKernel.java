@@ -53,4 +53,19 @@ public abstract sealed class WeightKernel
      * in this kernel's {@link #activationFormat()}.
      */
     public abstract float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n);
+
+    /**
+     * The dot product of {@code n} weights at byte {@code offset} with float activations, where
+     * the weights' value in each block of {@code block} columns is scaled by {@code scales[first
+     * + b]} (FP8 checkpoints' block scales): one scaled dot product per block, summed.
+     */
+    public float dotBlockScaled(MemorySegment w, long offset, float[] x, int xOffset, float[] scales, int first,
+            int block, int n) {
+        long bytesPerValue = type().bytesFor(1);
+        float sum = 0;
+        for (int c = 0, b = first; c < n; c += block, b++) {
+            sum += scales[b] * dot(w, offset + c * bytesPerValue, x, xOffset + c, null, Math.min(block, n - c));
+        }
+        return sum;
+    }
 }

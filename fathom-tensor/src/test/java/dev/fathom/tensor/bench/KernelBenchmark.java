@@ -1,6 +1,7 @@
 package dev.fathom.tensor.bench;
 
 import dev.fathom.tensor.Activations;
+import dev.fathom.tensor.BlockScales;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Matrix;
@@ -36,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector"})
 public class KernelBenchmark {
-    @Param({"Q8_0", "Q4_K", "Q6_K"})
+    @Param({"Q8_0", "Q4_K", "Q6_K", "F8_E4M3"})
     public String type;
 
     @Param({"1", "64"})
@@ -66,7 +67,10 @@ public class KernelBenchmark {
             }
             kernel.quantize(row, 0, data, r * t.bytesFor(cols), cols);
         }
-        matrix = new Matrix("w", t, data, rows, cols);
+        // FP8 as DeepSeek's checkpoints store it: a scale per block of 128 × 128.
+        BlockScales scales = t == GgmlType.F8_E4M3
+                ? new BlockScales(ones(Math.ceilDiv(rows, 128) * Math.ceilDiv(cols, 128)), 128, 128) : null;
+        matrix = new Matrix("w", t, data, rows, cols, scales);
         input = new Activations(tokens, cols);
         for (int i = 0; i < tokens * cols; i++) {
             input.values()[i] = (float) random.nextGaussian();
@@ -74,6 +78,12 @@ public class KernelBenchmark {
         output = new float[tokens * rows];
         parallel = new Parallel(threads);
         matmul = new MatMul(parallel);
+    }
+
+    private static float[] ones(int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, 1f);
+        return a;
     }
 
     @TearDown(Level.Trial)
