@@ -59,6 +59,15 @@ class BadInputTest {
     }
 
     @Test
+    void serveWithAModelThatCannotLoadStopsWithTheReason() {
+        Path missing = dir.resolve("nope.gguf");
+        Outcome r = fathom("serve", "-m", missing.toString(), "--port", "0");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip().lines().toList().getLast()).isEqualTo("error: " + missing + ": no such file");
+        assertOneLineError(fathom("serve", "-m", MODEL.toString(), "--parallel", "0"), "--parallel must be at least 1");
+    }
+
+    @Test
     void aFileThatIsNotGguf() throws IOException {
         Path text = Files.writeString(dir.resolve("notes.txt"), "just some text");
         assertOneLineError(fathom("run", "-m", text.toString(), "-p", "hi"), text + ": not a GGUF file",

@@ -204,6 +204,6 @@ class CommandsTest {
         Outcome r = fathom("--help");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("run").contains("chat").contains("tokenize").contains("inspect").contains("bench").contains("quantize")
-                .contains("convert");
+                .contains("convert").contains("serve");
     }
 }

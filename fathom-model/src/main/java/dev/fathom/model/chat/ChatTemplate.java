@@ -21,6 +21,14 @@ public interface ChatTemplate {
     /** Whether a generation starts inside a {@code <think>} block that the prompt opened. */
     boolean opensThinking();
 
+    /**
+     * This template with the reasoning mode switched on or off, for families that have both
+     * (DeepSeek-V3.1); families that always reason (R1) return themselves.
+     */
+    default ChatTemplate withThinking(boolean thinking) {
+        return this;
+    }
+
     /** {@code prompt} without a leading {@code bosText}, so that the tokenizer's own BOS is not doubled. */
     static String stripBos(String prompt, String bosText) {
         return bosText != null && !bosText.isEmpty() && prompt.startsWith(bosText) ? prompt.substring(bosText.length()) : prompt;

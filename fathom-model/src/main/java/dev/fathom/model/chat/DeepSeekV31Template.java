@@ -48,6 +48,11 @@ public final class DeepSeekV31Template implements ChatTemplate {
     }
 
     @Override
+    public ChatTemplate withThinking(boolean enabled) {
+        return enabled == thinking ? this : new DeepSeekV31Template(bosText, enabled);
+    }
+
+    @Override
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         StringBuilder out = new StringBuilder(bosText);
         StringBuilder system = new StringBuilder();

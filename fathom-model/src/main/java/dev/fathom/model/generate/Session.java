@@ -124,35 +124,31 @@ public final class Session implements AutoCloseable {
         if (sampler == null || !sampler.settings().equals(generation.sampler())) {
             sampler = new Sampler(generation.sampler(), model.vocabularySize());
         }
-        Reply reply = new Reply(generation, onText);
+        Turn turn = new Turn(generation, onText);
         if (mtp != null) {
-            generateWithDrafts(reply, cancelled);
+            generateWithDrafts(turn, cancelled);
         } else {
-            generate(reply, cancelled);
+            generate(turn, cancelled);
         }
-        StopReason reason = reply.reason;
-        if (reason != StopReason.STOP_STRING) {
-            reply.emit(reply.stops.push(reply.stream.flush()));
-            reply.emit(reply.stops.flush());
-        }
-        int[] tokens = Arrays.copyOfRange(history, reply.firstGenerated, length);
-        length = reply.evaluated; // a last token that was sampled but never evaluated is not in the cache
+        Reply reply = turn.reply;
+        int[] tokens = reply.tokens();
+        length = turn.evaluated; // a last token that was sampled but never evaluated is not in the cache
         long end = System.nanoTime();
-        return new Result(prompt.clone(), tokens, reply.text.toString(), reason, new Timings(prompt.length, cached,
-                promptDone - start, tokens.length, end - promptDone, reply.drafted, reply.accepted));
+        return new Result(prompt.clone(), tokens, reply.text(), reply.reason(), new Timings(prompt.length, cached,
+                promptDone - start, tokens.length, end - promptDone, turn.drafted, turn.accepted));
     }
 
     /** Token by token: sample, then evaluate what was sampled. */
-    private void generate(Reply reply, BooleanSupplier cancelled) {
-        while (reply.reason == null) {
+    private void generate(Turn turn, BooleanSupplier cancelled) {
+        while (!turn.reply.ended()) {
             if (cancelled.getAsBoolean()) {
-                reply.reason = StopReason.CANCELLED;
+                turn.reply.end(StopReason.CANCELLED);
                 break;
             }
-            if (reply.push(sampler.sample(logits, 0, history, length))) {
+            if (turn.push(sampler.sample(logits, 0, history, length))) {
                 batch.clear().add(history[length - 1], length - 1, 0, true);
                 model.forward(batch, cache, logits);
-                reply.evaluated = length;
+                turn.evaluated = length;
             }
         }
     }
@@ -164,17 +160,17 @@ public final class Session implements AutoCloseable {
      * Every token is still sampled from the main model's logits, in order, with one draw each,
      * so the reply is the one generation without drafts gives.
      */
-    private void generateWithDrafts(Reply reply, BooleanSupplier cancelled) {
+    private void generateWithDrafts(Turn turn, BooleanSupplier cancelled) {
         int dim = mtp.config().dim();
         float[] hidden = new float[2 * dim]; // the main model's final states of the pair just evaluated
         boolean pending = false; // a sampled token in the history, not evaluated yet
-        while (reply.reason == null) {
+        while (!turn.reply.ended()) {
             if (!pending) {
                 if (cancelled.getAsBoolean()) {
-                    reply.reason = StopReason.CANCELLED;
+                    turn.reply.end(StopReason.CANCELLED);
                     break;
                 }
-                if (!reply.push(sampler.sample(logits, 0, history, length))) {
+                if (!turn.push(sampler.sample(logits, 0, history, length))) {
                     break;
                 }
             }
@@ -185,25 +181,25 @@ public final class Session implements AutoCloseable {
             if (position + 1 < history.length) {
                 draft = draftAfter(token, position);
                 batch.add(draft, position + 1, 0, true);
-                reply.drafted++;
+                turn.drafted++;
             }
             mtp.forward(batch, cache, pairLogits, hidden);
             System.arraycopy(hidden, 0, lastHidden, 0, dim);
-            reply.evaluated = length;
+            turn.evaluated = length;
             pending = false;
             if (cancelled.getAsBoolean()) {
-                reply.reason = StopReason.CANCELLED;
+                turn.reply.end(StopReason.CANCELLED);
                 break;
             }
             int vocabulary = logits.length;
             int next = sampler.sample(pairLogits, 0, history, length);
-            if (!reply.push(next)) {
+            if (!turn.push(next)) {
                 break;
             }
             if (next == draft) {
                 // The draft's keys and values, logits and state were computed with it: keep them.
-                reply.accepted++;
-                reply.evaluated = length;
+                turn.accepted++;
+                turn.evaluated = length;
                 // The drafter's cache needs this position too: it joins the next draft's pass.
                 fillToken = next;
                 fillPosition = position + 1;
@@ -214,7 +210,7 @@ public final class Session implements AutoCloseable {
                 pending = true; // sampled from the main model's logits, evaluated on the next turn of the loop
             }
         }
-        if (fillToken >= 0 && fillPosition < reply.evaluated) {
+        if (fillToken >= 0 && fillPosition < turn.evaluated) {
             draftBatch.clear().add(fillToken, fillPosition, 0, false);
             mtp.draft(draftBatch, fillHidden, cache, draftLogits);
         }
@@ -240,52 +236,27 @@ public final class Session implements AutoCloseable {
         return Sampler.argmax(draftLogits, 0, draftLogits.length);
     }
 
-    /** The text, stop conditions and counts of one reply. */
-    private final class Reply {
-        final TextStream stream = new TextStream();
-        final StopStrings stops;
-        final StringBuilder text = new StringBuilder();
-        final Consumer<String> onText;
-        final int maxTokens;
-        final int firstGenerated = length;
-        StopReason reason;
+    /** A reply in progress: its text and end, and how far its tokens are evaluated (in the cache). */
+    private final class Turn {
+        final Reply reply;
         int evaluated = length;
         int drafted;
         int accepted;
 
-        Reply(Generation generation, Consumer<String> onText) {
-            this.stops = new StopStrings(generation.stopStrings());
-            this.onText = onText;
-            this.maxTokens = generation.maxTokens();
-            this.reason = maxTokens == 0 ? StopReason.MAX_TOKENS : null;
+        Turn(Generation generation, Consumer<String> onText) {
+            this.reply = new Reply(tokenizer, generation, onText);
         }
 
-        /**
-         * Takes a sampled token into the history and the text; returns whether generation goes
-         * on (and the token must be evaluated), else sets the reason it ended.
-         */
+        /** Takes a sampled token into the reply and the history; returns whether generation goes on. */
         boolean push(int token) {
-            if (tokenizer.isEndOfGeneration(token)) {
-                reason = StopReason.END_OF_GENERATION;
+            if (!reply.push(token)) {
+                if (reply.reason() != StopReason.END_OF_GENERATION) {
+                    history[length++] = token;
+                }
                 return false;
             }
             history[length++] = token;
-            emit(stops.push(stream.push(tokenizer.bytes(token, false))));
-            if (stops.stopped()) {
-                reason = StopReason.STOP_STRING;
-            } else if (maxTokens >= 0 && length - firstGenerated >= maxTokens) {
-                reason = StopReason.MAX_TOKENS;
-            } else if (length >= history.length) {
-                reason = StopReason.CONTEXT_FULL;
-            }
-            return reason == null;
-        }
-
-        void emit(String piece) {
-            if (!piece.isEmpty()) {
-                text.append(piece);
-                onText.accept(piece);
-            }
+            return length < history.length || reply.end(StopReason.CONTEXT_FULL);
         }
     }
 

@@ -1,0 +1,200 @@
+package dev.fathom.serve;
+
+import dev.fathom.model.chat.ChatMessage;
+import dev.fathom.model.generate.SamplerSettings;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * A chat completion request, checked field by field: a field of the wrong type is a 400 naming
+ * it, a value out of its range a 422. Fields this server does not act on yet are refused with a
+ * message saying so, rather than ignored, when ignoring them would change the answer.
+ *
+ * @param maxTokens the most tokens to generate; -1 until the context is full
+ * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
+ */
+public record ChatRequest(String model, List<ChatMessage> messages, boolean stream, boolean includeUsage,
+        int maxTokens, SamplerSettings sampler, List<String> stop, Boolean thinking) {
+
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
+
+    /** Reads and checks {@code body}. */
+    public static ChatRequest parse(JsonNode body) {
+        if (body == null || !body.isObject()) {
+            throw ApiError.invalid(null, "the request body must be a JSON object");
+        }
+        List<ChatMessage> messages = messages(body.get("messages"));
+        int n = integer(body, "n", 1);
+        if (n != 1) {
+            throw ApiError.unprocessable("n", "n = " + n + " is not supported yet: ask for one choice per request");
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull()) {
+            String type = format.path("type").asString("");
+            if (!type.equals("text")) {
+                throw ApiError.unprocessable("response_format", "response_format " + (type.isEmpty() ? format : type)
+                        + " is not supported yet (text only)");
+            }
+        }
+        JsonNode tools = body.get("tools");
+        if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
+            throw ApiError.unprocessable("tools", "tools are not supported yet");
+        }
+        if (bool(body, "logprobs", false)) {
+            throw ApiError.unprocessable("logprobs", "logprobs are not supported yet");
+        }
+        int maxTokens = integer(body, "max_tokens", integer(body, "max_completion_tokens", -1));
+        if (maxTokens == 0 || maxTokens < -1) {
+            throw ApiError.unprocessable("max_tokens", "max_tokens must be at least 1, not " + maxTokens);
+        }
+        float temperature = number(body, "temperature", 1, 0, 2);
+        float topP = number(body, "top_p", 1, 0, 1);
+        float presence = number(body, "presence_penalty", 0, -2, 2);
+        float frequency = number(body, "frequency_penalty", 0, -2, 2);
+        JsonNode seedNode = body.get("seed");
+        long seed;
+        if (seedNode == null || seedNode.isNull()) {
+            seed = System.nanoTime();
+        } else if (seedNode.isIntegralNumber() && seedNode.canConvertToLong()) {
+            seed = seedNode.asLong();
+        } else {
+            throw ApiError.invalid("seed", "seed must be an integer");
+        }
+        // OpenAI's sampling: temperature and top-p only (no top-k or min-p cut), penalties over the whole reply.
+        SamplerSettings sampler = new SamplerSettings(temperature, 0, topP, 0, 1, -1, presence, frequency, seed);
+        JsonNode streamOptions = body.get("stream_options");
+        boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
+        return new ChatRequest(string(body, "model"), messages, bool(body, "stream", false), includeUsage, maxTokens,
+                sampler, stops(body.get("stop")), thinking(body.get("thinking")));
+    }
+
+    private static List<ChatMessage> messages(JsonNode node) {
+        if (node == null || !node.isArray()) {
+            throw ApiError.invalid("messages", "messages must be an array of messages");
+        }
+        if (node.isEmpty()) {
+            throw ApiError.invalid("messages", "messages must not be empty");
+        }
+        List<ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode m = node.get(i);
+            String where = "messages[" + i + "]";
+            if (!m.isObject()) {
+                throw ApiError.invalid(where, where + " must be an object");
+            }
+            JsonNode role = m.get("role");
+            if (role == null || !role.isString() || !ROLES.contains(role.asString())) {
+                throw ApiError.invalid(where + ".role", where + ".role must be one of system, user, assistant, tool");
+            }
+            out.add(new ChatMessage(role.asString(), content(m.get("content"), where + ".content")));
+        }
+        return out;
+    }
+
+    /** A message's text: a string, null, or an array of text parts. */
+    private static String content(JsonNode content, String where) {
+        if (content == null || content.isNull()) {
+            return "";
+        }
+        if (content.isString()) {
+            return content.asString();
+        }
+        if (content.isArray()) {
+            StringBuilder text = new StringBuilder();
+            for (JsonNode part : content) {
+                if (!part.path("type").asString("").equals("text") || !part.path("text").isString()) {
+                    throw ApiError.unprocessable(where, where + " may only hold text parts ({\"type\": \"text\", \"text\": ...})");
+                }
+                text.append(part.get("text").asString());
+            }
+            return text.toString();
+        }
+        throw ApiError.invalid(where, where + " must be a string or an array of text parts");
+    }
+
+    private static List<String> stops(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (node.isString()) {
+            return List.of(node.asString());
+        }
+        if (!node.isArray() || node.size() > 16) {
+            throw ApiError.invalid("stop", "stop must be a string or an array of up to 16 strings");
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode s : node) {
+            if (!s.isString()) {
+                throw ApiError.invalid("stop", "stop must be a string or an array of up to 16 strings");
+            }
+            out.add(s.asString());
+        }
+        return out;
+    }
+
+    private static Boolean thinking(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        String type = node.path("type").asString("");
+        return switch (type) {
+            case "enabled" -> true;
+            case "disabled" -> false;
+            default -> throw ApiError.invalid("thinking", "thinking.type must be \"enabled\" or \"disabled\"");
+        };
+    }
+
+    private static String string(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isString()) {
+            throw ApiError.invalid(field, field + " must be a string");
+        }
+        return v.asString();
+    }
+
+    private static boolean bool(JsonNode body, String field, boolean fallback) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isBoolean()) {
+            throw ApiError.invalid(field, field + " must be true or false");
+        }
+        return v.asBoolean();
+    }
+
+    private static int integer(JsonNode body, String field, int fallback) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw ApiError.invalid(field, field + " must be an integer");
+        }
+        return v.asInt();
+    }
+
+    private static float number(JsonNode body, String field, float fallback, float min, float max) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isNumber()) {
+            throw ApiError.invalid(field, field + " must be a number");
+        }
+        double x = v.asDouble();
+        if (!(x >= min && x <= max)) {
+            throw ApiError.unprocessable(field, field + " must be between " + fmt(min) + " and " + fmt(max) + ", not " + v);
+        }
+        return (float) x;
+    }
+
+    private static String fmt(float x) {
+        return x == Math.rint(x) ? Integer.toString((int) x) : Float.toString(x);
+    }
+}

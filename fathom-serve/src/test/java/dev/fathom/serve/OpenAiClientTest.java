@@ -1,0 +1,45 @@
+package dev.fathom.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fathom.model.Model;
+import dev.fathom.model.arch.KvCache;
+import dev.fathom.model.testing.LlamaCpp;
+import dev.fathom.model.testing.TestModels;
+import dev.fathom.model.testing.TestModels.Spec;
+import dev.fathom.tensor.GgmlType;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** OpenAI's official Node SDK (npm {@code openai}) works against the server unchanged. */
+class OpenAiClientTest {
+    @Test
+    void theOfficialSdkListsModelsChatsStreamsAndReadsErrors() throws Exception {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 256, 8, KvCache.Type.F16, "sdk-key"))) {
+            server.serve(Model.open(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)), 2), "fathom-test");
+            Process node = new ProcessBuilder("node", LlamaCpp.referenceDir().resolve("openai-client.mjs").toString(),
+                    "http://127.0.0.1:" + server.port() + "/v1", "sdk-key")
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(node.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(node.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(node.exitValue()).as(out).isZero();
+            JsonNode result = JsonMapper.builder().build().readTree(out);
+            assertThat(result.get("models").get(0).asString()).isEqualTo("fathom-test");
+            JsonNode whole = result.get("whole");
+            JsonNode streamed = result.get("streamed");
+            assertThat(whole.get("usage").get("completion_tokens").asInt()).isBetween(1, 16);
+            // Greedy: the stream is the same reply as the whole one.
+            assertThat(streamed.get("reasoning").asString()).isEqualTo(whole.get("reasoning").asString());
+            assertThat(streamed.get("content").asString()).isEqualTo(whole.get("content").asString());
+            assertThat(streamed.get("finish").asString()).isEqualTo(whole.get("finish").asString());
+            assertThat(streamed.get("usage").get("completion_tokens").asInt())
+                    .isEqualTo(whole.get("usage").get("completion_tokens").asInt());
+            assertThat(streamed.get("usage").get("prompt_cache_hit_tokens").asInt()).isPositive();
+            assertThat(result.get("error").get("status").asInt()).isEqualTo(400);
+            assertThat(result.get("error").get("message").asString()).contains("messages must not be empty");
+        }
+    }
+}

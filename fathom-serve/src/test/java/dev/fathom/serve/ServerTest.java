@@ -1,0 +1,336 @@
+package dev.fathom.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fathom.model.Model;
+import dev.fathom.model.arch.KvCache;
+import dev.fathom.model.chat.ChatMessage;
+import dev.fathom.model.chat.ChatTemplate;
+import dev.fathom.model.chat.ReasoningParser;
+import dev.fathom.model.generate.Generation;
+import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.generate.Session;
+import dev.fathom.model.testing.TestModels;
+import dev.fathom.model.testing.TestModels.Spec;
+import dev.fathom.tensor.GgmlType;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The API as clients see it, on a real server on loopback: the replies are the model's own
+ * (what a {@link Session} generates for the same conversation), streamed or whole, several at
+ * once, with cache hits counted; bad requests get their status and error body.
+ */
+class ServerTest {
+    private static final Path MODEL = TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1));
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final int MAX_TOKENS = 24;
+
+    private static Server server;
+    private static Model reference;
+
+    @BeforeAll
+    static void start() {
+        server = Server.start(new Server.Options("127.0.0.1", 0, 4, 1024, 256, 16, KvCache.Type.F16, null));
+        server.serve(Model.open(MODEL, 2), "test-model");
+        reference = Model.open(MODEL, 2);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        reference.close();
+    }
+
+    private static URI uri(Server s, String path) {
+        return URI.create("http://127.0.0.1:" + s.port() + path);
+    }
+
+    private static HttpResponse<String> post(Server s, String path, String body) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(uri(s, path)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String chatBody(String user, boolean stream) {
+        return JSON.writeValueAsString(JSON.createObjectNode()
+                .put("model", "deepseek-reasoner")
+                .put("temperature", 0)
+                .put("max_tokens", MAX_TOKENS)
+                .put("stream", stream)
+                .set("messages", JSON.createArrayNode().add(JSON.createObjectNode().put("role", "user").put("content", user))));
+    }
+
+    /** What the model says to {@code user} alone, greedy, split as the API splits it: reasoning, then content. */
+    private static String[] expected(String user) {
+        ChatTemplate template = reference.chatTemplate();
+        int[] prompt = reference.chatTokens(template.render(List.of(ChatMessage.user(user)), true));
+        String text;
+        try (Session session = reference.newSession(1024, 256)) {
+            text = session.generate(prompt, new Generation(SamplerSettings.greedy(), MAX_TOKENS, List.of()), s -> { },
+                    () -> false).text();
+        }
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        ReasoningParser parser = new ReasoningParser(template.opensThinking(), new ReasoningParser.Sink() {
+            @Override
+            public void reasoning(String t) {
+                reasoning.append(t);
+            }
+
+            @Override
+            public void content(String t) {
+                content.append(t);
+            }
+        });
+        parser.push(text);
+        parser.finish();
+        return new String[] {reasoning.toString(), content.toString()};
+    }
+
+    /** The events of a streamed reply, [DONE] last. */
+    private static List<String> events(InputStream body) throws Exception {
+        List<String> events = new ArrayList<>();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                if (line.startsWith("data: ")) {
+                    events.add(line.substring(6));
+                }
+            }
+        }
+        return events;
+    }
+
+    /** Reasoning and content of a streamed reply, from its deltas. */
+    private static String[] streamed(List<String> events) {
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonNode choices = JSON.readTree(e).get("choices");
+            if (!choices.isEmpty()) {
+                JsonNode delta = choices.get(0).get("delta");
+                reasoning.append(delta.path("reasoning_content").asString(""));
+                content.append(delta.path("content").asString(""));
+            }
+        }
+        return new String[] {reasoning.toString(), content.toString()};
+    }
+
+    @Test
+    void healthAndTheModelList() throws Exception {
+        HttpResponse<String> health = HTTP.send(HttpRequest.newBuilder(uri(server, "/health")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(health.body()).get("status").asString()).isEqualTo("ok");
+        for (String path : List.of("/v1/models", "/models")) {
+            JsonNode models = JSON.readTree(HTTP.send(HttpRequest.newBuilder(uri(server, path)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body());
+            assertThat(models.get("object").asString()).isEqualTo("list");
+            assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("test-model");
+        }
+    }
+
+    @Test
+    void aWholeReplyIsTheModelsGreedyReplySplitIntoReasoningAndContent() throws Exception {
+        String user = "What is 12 + 30?";
+        HttpResponse<String> r = post(server, "/v1/chat/completions", chatBody(user, false));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(r.body());
+        assertThat(body.get("object").asString()).isEqualTo("chat.completion");
+        assertThat(body.get("model").asString()).isEqualTo("deepseek-reasoner");
+        JsonNode choice = body.get("choices").get(0);
+        String[] expected = expected(user);
+        assertThat(choice.get("message").get("reasoning_content").asString()).isEqualTo(expected[0]);
+        assertThat(choice.get("message").get("content").asString()).isEqualTo(expected[1]);
+        assertThat(choice.get("finish_reason").asString()).isIn("stop", "length");
+        JsonNode usage = body.get("usage");
+        assertThat(usage.get("completion_tokens").asInt()).isBetween(1, MAX_TOKENS);
+        assertThat(usage.get("total_tokens").asInt())
+                .isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
+        assertThat(usage.get("prompt_cache_hit_tokens").asInt() + usage.get("prompt_cache_miss_tokens").asInt())
+                .isEqualTo(usage.get("prompt_tokens").asInt());
+        // The path DeepSeek's own SDKs use, without /v1.
+        assertThat(post(server, "/chat/completions", chatBody(user, false)).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void streamedDeltasAddUpToTheSameReplyThenUsageThenDone() throws Exception {
+        String user = "Name three prime numbers.";
+        String body = chatBody(user, true).replace("\"stream\":true", "\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+        HttpResponse<InputStream> r = HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        List<String> events = events(r.body());
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        JsonNode first = JSON.readTree(events.getFirst());
+        assertThat(first.get("object").asString()).isEqualTo("chat.completion.chunk");
+        assertThat(first.get("choices").get(0).get("delta").get("role").asString()).isEqualTo("assistant");
+        String id = first.get("id").asString();
+        for (String e : events.subList(0, events.size() - 1)) {
+            assertThat(JSON.readTree(e).get("id").asString()).isEqualTo(id);
+        }
+        JsonNode usage = JSON.readTree(events.get(events.size() - 2));
+        assertThat(usage.get("choices")).isEmpty();
+        assertThat(usage.get("usage").get("completion_tokens").asInt()).isBetween(1, MAX_TOKENS);
+        JsonNode last = JSON.readTree(events.get(events.size() - 3)).get("choices").get(0);
+        assertThat(last.get("finish_reason").asString()).isIn("stop", "length");
+        assertThat(streamed(events)).containsExactly(expected(user));
+    }
+
+    @Test
+    void eightConcurrentStreamsEachGetTheirOwnReply() throws Exception {
+        List<String> users = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            users.add("Question " + i + ": what follows " + (i * 7 + 3) + "?");
+        }
+        long start = System.nanoTime();
+        List<String[]> replies = new ArrayList<>();
+        try (ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<List<String>>> futures = new ArrayList<>();
+            for (String user : users) {
+                futures.add(clients.submit(() -> events(HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/chat/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString(chatBody(user, true))).build(),
+                        HttpResponse.BodyHandlers.ofInputStream()).body())));
+            }
+            for (Future<List<String>> f : futures) {
+                replies.add(streamed(f.get()));
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("8 concurrent streams on 4 slots: %.2f s, %.0f tokens/s in all%n", seconds, 8 * MAX_TOKENS / seconds);
+        for (int i = 0; i < users.size(); i++) {
+            assertThat(replies.get(i)).as(users.get(i)).containsExactly(expected(users.get(i)));
+        }
+    }
+
+    @Test
+    void aRepeatedSystemPromptIsReadFromTheCache() throws Exception {
+        String system = "You are a careful assistant. ".repeat(20);
+        int[] hits = new int[2];
+        int[] prompts = new int[2];
+        for (int i = 0; i < 2; i++) {
+            String body = JSON.writeValueAsString(JSON.createObjectNode().put("temperature", 0).put("max_tokens", 4)
+                    .set("messages", JSON.createArrayNode()
+                            .add(JSON.createObjectNode().put("role", "system").put("content", system))
+                            .add(JSON.createObjectNode().put("role", "user").put("content", "Turn " + i))));
+            JsonNode usage = JSON.readTree(post(server, "/v1/chat/completions", body).body()).get("usage");
+            hits[i] = usage.get("prompt_cache_hit_tokens").asInt();
+            prompts[i] = usage.get("prompt_tokens").asInt();
+        }
+        int systemTokens = reference.tokenizer().encode(system, false, false).length;
+        assertThat(hits[1]).isGreaterThanOrEqualTo(systemTokens).isLessThan(prompts[1]);
+    }
+
+    @Test
+    void badRequestsGetTheirStatusAndAnErrorBody() throws Exception {
+        String user = "{\"role\":\"user\",\"content\":\"hi\"}";
+        Object[][] cases = {
+            {"{not json", 400, null},
+            {"[1, 2]", 400, null},
+            {"{}", 400, "messages"},
+            {"{\"messages\": []}", 400, "messages"},
+            {"{\"messages\": [{\"role\": \"wizard\", \"content\": \"hi\"}]}", 400, "messages[0].role"},
+            {"{\"messages\": [{\"role\": \"user\", \"content\": 42}]}", 400, "messages[0].content"},
+            {"{\"messages\": [" + user + "], \"temperature\": \"hot\"}", 400, "temperature"},
+            {"{\"messages\": [" + user + "], \"temperature\": 3}", 422, "temperature"},
+            {"{\"messages\": [" + user + "], \"top_p\": -0.5}", 422, "top_p"},
+            {"{\"messages\": [" + user + "], \"max_tokens\": 0}", 422, "max_tokens"},
+            {"{\"messages\": [" + user + "], \"max_tokens\": 1.5}", 400, "max_tokens"},
+            {"{\"messages\": [" + user + "], \"stream\": \"yes\"}", 400, "stream"},
+            {"{\"messages\": [" + user + "], \"stop\": [1]}", 400, "stop"},
+            {"{\"messages\": [" + user + "], \"n\": 2}", 422, "n"},
+            {"{\"messages\": [" + user + "], \"thinking\": {\"type\": \"sometimes\"}}", 400, "thinking"},
+            {"{\"messages\": [{\"role\": \"user\", \"content\": \"" + "word ".repeat(1500) + "\"}]}", 400, "messages"},
+        };
+        for (Object[] c : cases) {
+            HttpResponse<String> r = post(server, "/v1/chat/completions", (String) c[0]);
+            String label = ((String) c[0]).length() > 80 ? ((String) c[0]).substring(0, 80) : (String) c[0];
+            assertThat(r.statusCode()).as(label).isEqualTo(c[1]);
+            JsonNode error = JSON.readTree(r.body()).get("error");
+            assertThat(error.get("message").asString()).as(label).isNotBlank();
+            assertThat(error.get("type").asString()).as(label).isEqualTo("invalid_request_error");
+            if (c[2] != null) {
+                assertThat(error.get("param").asString()).as(label).isEqualTo(c[2]);
+            }
+        }
+        HttpResponse<String> missing = HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/embeddings"))
+                .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(missing.statusCode()).isEqualTo(404);
+        assertThat(server.busySlots()).isZero();
+    }
+
+    @Test
+    void aClientThatLeavesMidStreamFreesItsSlot() throws Exception {
+        String body = chatBody("Tell me a long story.", true).replace("\"max_tokens\":" + MAX_TOKENS, "\"max_tokens\":900");
+        HttpResponse<InputStream> r = HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+            int events = 0;
+            while (events < 3) {
+                if (in.readLine().startsWith("data: ")) {
+                    events++;
+                }
+            }
+            assertThat(server.busySlots()).isEqualTo(1);
+        } // closing the body closes the connection
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (server.busySlots() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(server.busySlots()).isZero();
+    }
+
+    @Test
+    void requestsBeyondTheSlotsAndTheQueueGet429() throws Exception {
+        try (Server small = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 64, 0, KvCache.Type.F16, null))) {
+            small.serve(Model.open(MODEL, 1), "small");
+            String longReply = chatBody("Go on and on.", true).replace("\"max_tokens\":" + MAX_TOKENS, "\"max_tokens\":900");
+            HttpResponse<InputStream> first = HTTP.send(HttpRequest.newBuilder(uri(small, "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(longReply)).build(), HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream stream = first.body()) {
+                stream.read(); // the first is being served
+                HttpResponse<String> second = post(small, "/v1/chat/completions", chatBody("Me too?", false));
+                assertThat(second.statusCode()).isEqualTo(429);
+                assertThat(JSON.readTree(second.body()).get("error").get("type").asString()).isEqualTo("rate_limit_error");
+            }
+        }
+    }
+
+    @Test
+    void anApiKeyIsRequiredWhenSetAndHealthAnswers503UntilTheModelIsServed() throws Exception {
+        try (Server locked = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, "s3cret"))) {
+            HttpResponse<String> loading = HTTP.send(HttpRequest.newBuilder(uri(locked, "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(loading.statusCode()).isEqualTo(503);
+            locked.serve(Model.open(MODEL, 1), "locked");
+            assertThat(HTTP.send(HttpRequest.newBuilder(uri(locked, "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            HttpResponse<String> denied = post(locked, "/v1/chat/completions", chatBody("hi", false));
+            assertThat(denied.statusCode()).isEqualTo(401);
+            assertThat(JSON.readTree(denied.body()).get("error").get("type").asString()).isEqualTo("authentication_error");
+            HttpResponse<String> allowed = HTTP.send(HttpRequest.newBuilder(uri(locked, "/v1/chat/completions"))
+                    .header("Authorization", "Bearer s3cret")
+                    .POST(HttpRequest.BodyPublishers.ofString(chatBody("hi", false))).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(allowed.statusCode()).isEqualTo(200);
+        }
+    }
+}
