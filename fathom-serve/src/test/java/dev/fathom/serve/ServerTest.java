@@ -149,6 +149,29 @@ class ServerTest {
     }
 
     @Test
+    void metricsCountTokensInPrometheusFormat() throws Exception {
+        post(server, "/v1/chat/completions", chatBody("Count me.", false));
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri(server, "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+        java.util.Map<String, Double> values = new java.util.HashMap<>();
+        for (String line : r.body().lines().toList()) {
+            if (!line.startsWith("#")) {
+                String[] parts = line.split(" ");
+                values.put(parts[0], Double.parseDouble(parts[1]));
+            }
+        }
+        assertThat(values.get("fathom_requests_total")).isGreaterThanOrEqualTo(1);
+        assertThat(values.get("fathom_tokens_predicted_total")).isGreaterThanOrEqualTo(1);
+        assertThat(values.get("fathom_prompt_tokens_total")).isGreaterThan(values.get("fathom_prompt_cache_hit_tokens_total"));
+        assertThat(values.get("fathom_slots")).isEqualTo(4);
+        assertThat(values.get("fathom_kv_cache_usage_ratio")).isBetween(0.0, 1.0);
+        assertThat(values).containsKeys("fathom_requests_processing", "fathom_requests_deferred",
+                "fathom_prompt_seconds_total", "fathom_tokens_predicted_seconds_total");
+    }
+
+    @Test
     void aWholeReplyIsTheModelsGreedyReplySplitIntoReasoningAndContent() throws Exception {
         String user = "What is 12 + 30?";
         HttpResponse<String> r = post(server, "/v1/chat/completions", chatBody(user, false));

@@ -71,8 +71,8 @@ class HuggingFaceCheckpointTest {
      * Converted to an f32 GGUF, the checkpoint's weights are the FP8 values times their scales,
      * exactly: Fathom gives the same logits on both (to 0.05: the checkpoint's bf16 head and
      * router meet bf16-rounded activations, their f32 conversions plain ones; measured 0.023),
-     * and llama.cpp agrees on the file; a Q8_0 conversion matches llama.cpp at the quantized
-     * types' tolerance.
+     * and llama.cpp agrees on the file, logits and greedy continuation; a Q8_0 conversion's
+     * logits match llama.cpp's at the quantized types' tolerance.
      */
     @Test
     void conversionToGgufGivesTheSameModelAndLoadsInLlamaCpp(@TempDir Path dir) throws IOException {
@@ -93,7 +93,10 @@ class HuggingFaceCheckpointTest {
             }
         }
         ModelReferenceTest.assertMatchesLlamaCpp(f32, PROMPT, KvCache.Type.F32, 0.02f, "checkpoint converted to F32");
-        ModelReferenceTest.assertMatchesLlamaCpp(q8, PROMPT, KvCache.Type.F16, ModelReferenceTest.tolerance(GgmlType.Q8_0),
+        // Quantized, the two engines agree within the type's tolerance (0.39 measured); a greedy
+        // continuation then follows one engine or the other at the first near tie, which is why
+        // the exact comparison is the f32 one above.
+        ModelReferenceTest.assertLogitsMatchLlamaCpp(q8, PROMPT, KvCache.Type.F16, ModelReferenceTest.tolerance(GgmlType.Q8_0),
                 "checkpoint converted to Q8_0");
     }
 

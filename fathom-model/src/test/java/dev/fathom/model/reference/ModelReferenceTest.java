@@ -75,6 +75,15 @@ class ModelReferenceTest {
      * {@code tolerance}, and the same 32-token greedy continuation, with a cache of {@code cache}.
      */
     static void assertMatchesLlamaCpp(Path file, String text, KvCache.Type cache, float tolerance, String label) {
+        compare(file, text, cache, tolerance, label, true);
+    }
+
+    /** As {@link #assertMatchesLlamaCpp}, without the greedy continuation. */
+    static void assertLogitsMatchLlamaCpp(Path file, String text, KvCache.Type cache, float tolerance, String label) {
+        compare(file, text, cache, tolerance, label, false);
+    }
+
+    private static void compare(Path file, String text, KvCache.Type cache, float tolerance, String label, boolean greedy) {
         try (Model model = Model.open(file, 2)) {
             int[] prompt = model.tokenizer().encode(text, true, true);
             assertThat(prompt.length).isGreaterThan(POSITIONS);
@@ -82,11 +91,13 @@ class ModelReferenceTest {
             for (int i = 0; i < POSITIONS; i++) {
                 positions[i] = i * (prompt.length - 1) / (POSITIONS - 1);
             }
-            List<JsonNode> answers = new LlamaCpp()
+            LlamaCpp requests = new LlamaCpp()
                     .add("tokenize", file, "text", text)
-                    .add("logits", file, "tokens", prompt, "positions", positions, "kvType", cache.name())
-                    .add("greedy", file, "tokens", prompt, "n", CONTINUATION, "kvType", cache.name())
-                    .run();
+                    .add("logits", file, "tokens", prompt, "positions", positions, "kvType", cache.name());
+            if (greedy) {
+                requests.add("greedy", file, "tokens", prompt, "n", CONTINUATION, "kvType", cache.name());
+            }
+            List<JsonNode> answers = requests.run();
             assertThat(prompt).as("token ids").containsExactly(LlamaCpp.ints(answers.get(0), "tokens"));
             float[][] expected = LlamaCpp.floatVectors(answers.get(1), "logits");
             float[][] actual = logits(model.network(), cache, prompt, positions);
@@ -101,10 +112,13 @@ class ModelReferenceTest {
                 assertThat(maxAbsDifference(actual[p], expected[p])).as("largest logit difference at position %d", positions[p])
                         .isLessThanOrEqualTo(tolerance);
             }
+            if (!greedy) {
+                return;
+            }
             try (Session session = model.newSession(512, 512, cache)) {
-                Generation greedy = new Generation(SamplerSettings.greedy(), CONTINUATION, List.of());
+                Generation generation = new Generation(SamplerSettings.greedy(), CONTINUATION, List.of());
                 // llama.cpp's greedy loop does not stop at end-of-generation tokens; ours does, so compare up to one.
-                int[] ours = session.generate(prompt, greedy, s -> { }, () -> false).tokens();
+                int[] ours = session.generate(prompt, generation, s -> { }, () -> false).tokens();
                 int[] theirs = LlamaCpp.ints(answers.get(2), "tokens");
                 assertThat(ours).as("greedy continuation").containsExactly(java.util.Arrays.copyOf(theirs, ours.length));
                 assertThat(ours.length == CONTINUATION || model.tokenizer().isEndOfGeneration(theirs[ours.length])).isTrue();
