@@ -82,7 +82,9 @@ final class ChatCompletion implements Scheduler.Listener {
             }
             prompt = engine.model().chatTokens(template.render(request.messages(), true));
             Generation generation = new Generation(request.sampler(), request.maxTokens(), request.stop());
-            job = engine.scheduler().submit(prompt, generation, this);
+            Scheduler.Format format = !request.json() ? Scheduler.Format.TEXT
+                    : template.opensThinking() ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
+            job = engine.scheduler().submit(prompt, generation, format, this);
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable("messages", e.getMessage()));
             return;

@@ -14,9 +14,10 @@ import tools.jackson.databind.JsonNode;
  *
  * @param maxTokens the most tokens to generate; -1 until the context is full
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
+ * @param json whether the answer must be one JSON value ({@code response_format} {@code json_object})
  */
 public record ChatRequest(String model, List<ChatMessage> messages, boolean stream, boolean includeUsage,
-        int maxTokens, SamplerSettings sampler, List<String> stop, Boolean thinking) {
+        int maxTokens, SamplerSettings sampler, List<String> stop, Boolean thinking, boolean json) {
 
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
@@ -31,11 +32,16 @@ public record ChatRequest(String model, List<ChatMessage> messages, boolean stre
             throw ApiError.unprocessable("n", "n = " + n + " is not supported yet: ask for one choice per request");
         }
         JsonNode format = body.get("response_format");
+        boolean json = false;
         if (format != null && !format.isNull()) {
             String type = format.path("type").asString("");
-            if (!type.equals("text")) {
-                throw ApiError.unprocessable("response_format", "response_format " + (type.isEmpty() ? format : type)
-                        + " is not supported yet (text only)");
+            switch (type) {
+                case "text" -> { }
+                case "json_object" -> json = true;
+                case "json_schema" -> throw ApiError.unprocessable("response_format",
+                        "response_format json_schema is not supported yet (json_object is)");
+                default -> throw ApiError.invalid("response_format",
+                        "response_format.type must be text, json_object or json_schema");
             }
         }
         JsonNode tools = body.get("tools");
@@ -67,7 +73,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, boolean stre
         JsonNode streamOptions = body.get("stream_options");
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
         return new ChatRequest(string(body, "model"), messages, bool(body, "stream", false), includeUsage, maxTokens,
-                sampler, stops(body.get("stop")), thinking(body.get("thinking")));
+                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

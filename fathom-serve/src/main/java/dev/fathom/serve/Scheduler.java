@@ -6,6 +6,8 @@ import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.arch.LanguageModel;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
+import dev.fathom.model.generate.JsonConstraint;
+import dev.fathom.model.generate.JsonGrammar;
 import dev.fathom.model.generate.Reply;
 import dev.fathom.model.generate.Sampler;
 import dev.fathom.model.tokenizer.Tokenizer;
@@ -55,17 +57,29 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
+    /** What shape a reply must take. */
+    public enum Format {
+        /** Free text. */
+        TEXT,
+        /** One JSON value, enforced token by token. */
+        JSON,
+        /** Free reasoning up to {@code </think>}, then one JSON value. */
+        JSON_AFTER_REASONING
+    }
+
     /** A submitted request; {@link #cancel()} ends it at the next step and frees its slot. */
     public static final class Job {
         private final int[] prompt;
         private final Generation generation;
+        private final Format format;
         private final Listener listener;
         private final long submitted = System.nanoTime();
         private volatile boolean cancelled;
 
-        private Job(int[] prompt, Generation generation, Listener listener) {
+        private Job(int[] prompt, Generation generation, Format format, Listener listener) {
             this.prompt = prompt;
             this.generation = generation;
+            this.format = format;
             this.listener = listener;
         }
 
@@ -83,6 +97,8 @@ public final class Scheduler implements AutoCloseable {
         Job job;
         Reply reply;
         Sampler sampler;
+        JsonGrammar json; // the document so far, in JSON mode
+        boolean reasoning; // in JSON mode, still before </think>
         int cached;
         boolean pending; // tokens[length] is sampled and waits to be evaluated
         long started;
@@ -107,6 +123,8 @@ public final class Scheduler implements AutoCloseable {
     private final List<Slot> slots = new ArrayList<>();
     private final ArrayDeque<Job> queue = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
+    private final int thinkEnd;
+    private JsonConstraint jsonConstraint; // made for the first request in JSON mode; engine thread only
     private final Condition work = lock.newCondition();
     private final Thread engine;
     private volatile boolean closed;
@@ -129,6 +147,7 @@ public final class Scheduler implements AutoCloseable {
         this.cache = model.newCache(cacheType, slots, contextLength);
         this.batch = new Batch(batchSize);
         this.logits = new float[slots * model.vocabularySize()];
+        this.thinkEnd = tokenizer.id("</think>");
         for (int i = 0; i < slots; i++) {
             this.slots.add(new Slot(i));
         }
@@ -149,14 +168,14 @@ public final class Scheduler implements AutoCloseable {
      * @throws ContextOverflowException if the prompt leaves no room for a reply
      * @throws QueueFullException if too many requests are waiting
      */
-    public Job submit(int[] prompt, Generation generation, Listener listener) {
+    public Job submit(int[] prompt, Generation generation, Format format, Listener listener) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
         if (prompt.length >= contextLength) {
             throw new ContextOverflowException(prompt.length + 1, contextLength);
         }
-        Job job = new Job(prompt.clone(), generation, listener);
+        Job job = new Job(prompt.clone(), generation, format, listener);
         lock.lock();
         try {
             if (closed) {
@@ -275,6 +294,11 @@ public final class Scheduler implements AutoCloseable {
         slot.pending = false;
         slot.reply = new Reply(tokenizer, job.generation, job.listener::onText);
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
+        slot.json = job.format == Format.TEXT ? null : new JsonGrammar();
+        slot.reasoning = job.format == Format.JSON_AFTER_REASONING;
+        if (slot.json != null && jsonConstraint == null) {
+            jsonConstraint = new JsonConstraint(tokenizer);
+        }
         slot.started = System.nanoTime();
         slot.promptDone = 0;
     }
@@ -325,7 +349,21 @@ public final class Scheduler implements AutoCloseable {
 
     private void sample(Slot s, int row) {
         int vocabulary = model.vocabularySize();
+        boolean constrained = s.json != null && !s.reasoning;
+        if (constrained) {
+            int left = contextLength - 1 - s.length;
+            if (s.job.generation.maxTokens() >= 0) {
+                left = Math.min(left, s.job.generation.maxTokens() - s.reply.size());
+            }
+            jsonConstraint.mask(logits, row * vocabulary, s.json, left);
+        }
         int token = s.sampler.sample(logits, row * vocabulary, s.tokens, s.length);
+        if (constrained && !jsonConstraint.advance(s.json, token)) {
+            throw new IllegalStateException("JSON mode sampled token " + token + ", which the mask had ruled out");
+        }
+        if (s.reasoning && token == thinkEnd) {
+            s.reasoning = false;
+        }
         if (s.reply.push(token)) {
             if (s.length + 1 >= contextLength) {
                 s.reply.end(StopReason.CONTEXT_FULL);
@@ -351,6 +389,7 @@ public final class Scheduler implements AutoCloseable {
             s.job = null;
             s.reply = null;
             s.sampler = null;
+            s.json = null;
             s.pending = false;
         } finally {
             lock.unlock();

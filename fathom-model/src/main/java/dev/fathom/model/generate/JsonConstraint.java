@@ -1,0 +1,101 @@
+package dev.fathom.model.generate;
+
+import dev.fathom.model.tokenizer.Tokenizer;
+
+/**
+ * JSON mode: before each sampling step, the logits of every token that would break the JSON
+ * document are set to minus infinity, so that whatever the sampler picks, the reply parses.
+ * An end-of-generation token is allowed only once the document is complete. When the tokens
+ * left (to the reply's limit or the context's end) are barely enough to close what is open, only
+ * tokens that bring the end closer remain, so a reply cut by its limit still parses.
+ *
+ * <p>Not thread-safe: one per engine thread.
+ */
+public final class JsonConstraint {
+    private final Tokenizer tokenizer;
+    private final byte[][] bytes;
+    /** The text tokens by their first byte: a byte the document cannot take next rules out all its tokens at once. */
+    private final int[][] byFirstByte = new int[256][];
+    private final JsonGrammar scratch = new JsonGrammar();
+    private final boolean[] allowed;
+    /** Tokens of plain string text (no quote, backslash or control byte): inside a string they change nothing. */
+    private final boolean[] plain;
+
+    public JsonConstraint(Tokenizer tokenizer) {
+        this.tokenizer = tokenizer;
+        this.bytes = new byte[tokenizer.vocabularySize()][];
+        this.allowed = new boolean[bytes.length];
+        this.plain = new boolean[bytes.length];
+        int[] counts = new int[256];
+        for (int id = 0; id < bytes.length; id++) {
+            // Control tokens are not text: they never belong to the document.
+            boolean text = tokenizer.type(id) == Tokenizer.NORMAL || tokenizer.type(id) == Tokenizer.BYTE;
+            bytes[id] = text ? tokenizer.bytes(id, false) : new byte[0];
+            if (bytes[id].length > 0) {
+                counts[bytes[id][0] & 0xFF]++;
+                plain[id] = isPlain(bytes[id]);
+            }
+        }
+        for (int b = 0; b < 256; b++) {
+            byFirstByte[b] = new int[counts[b]];
+            counts[b] = 0;
+        }
+        for (int id = 0; id < bytes.length; id++) {
+            if (bytes[id].length > 0) {
+                int b = bytes[id][0] & 0xFF;
+                byFirstByte[b][counts[b]++] = id;
+            }
+        }
+    }
+
+    /**
+     * Masks {@code logits[offset, offset + vocabulary)} for the document read so far by
+     * {@code state}, with {@code tokensLeft} tokens left to generate (negative: no limit).
+     */
+    public void mask(float[] logits, int offset, JsonGrammar state, int tokensLeft) {
+        boolean complete = state.complete();
+        int need = state.bytesToComplete();
+        boolean closing = tokensLeft >= 0 && tokensLeft <= need + 1;
+        boolean done = complete && need == 0 && !state.canGrow();
+        boolean inString = state.inString();
+        boolean[] allowed = this.allowed;
+        java.util.Arrays.fill(allowed, false);
+        for (int b = 0; b < 256 && !done; b++) {
+            scratch.copyFrom(state);
+            if (byFirstByte[b].length == 0 || !scratch.accept((byte) b)) {
+                continue;
+            }
+            for (int id : byFirstByte[b]) {
+                if (inString && plain[id]) {
+                    allowed[id] = !closing; // the string goes on, no closer to its end
+                    continue;
+                }
+                scratch.copyFrom(state);
+                allowed[id] = scratch.accept(bytes[id], 0, bytes[id].length) && (!closing || scratch.bytesToComplete() < need);
+            }
+        }
+        for (int id = 0; id < bytes.length; id++) {
+            if (tokenizer.isEndOfGeneration(id)) {
+                allowed[id] = complete;
+            }
+            if (!allowed[id]) {
+                logits[offset + id] = Float.NEGATIVE_INFINITY;
+            }
+        }
+    }
+
+    private static boolean isPlain(byte[] token) {
+        for (byte b : token) {
+            int c = b & 0xFF;
+            if (c < 0x20 || c == '"' || c == '\\') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Feeds the sampled {@code token} to {@code state}; returns false if it broke the document (it never should). */
+    public boolean advance(JsonGrammar state, int token) {
+        return tokenizer.isEndOfGeneration(token) || state.accept(bytes[token], 0, bytes[token].length);
+    }
+}
