@@ -5,6 +5,7 @@ import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ReasoningParser;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
+import dev.fathom.model.generate.SamplerSettings;
 import dev.fathom.serve.Scheduler.Outcome;
 import dev.fathom.serve.Server.Engine;
 import io.helidon.http.HeaderNames;
@@ -13,6 +14,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -21,31 +24,61 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * One chat completion, from the parsed request to the response: the prompt rendered with the
- * model's chat template, a reply from the {@link Scheduler}, its text split into
- * {@code reasoning_content} and {@code content}, sent whole or as server-sent events. The
- * scheduler's events are handed over through a queue, so the engine never waits for a client;
- * a client that goes away mid-stream cancels its reply, which frees the slot at the next step.
+ * model's chat template, {@code n} replies (choices) from the {@link Scheduler}, each with its own
+ * seed, their text split into {@code reasoning_content} and {@code content}, sent whole or as
+ * server-sent events. The scheduler's events are handed over through a queue, so the engine never
+ * waits for a client; a client that goes away mid-stream cancels its replies, which frees their
+ * slots at the next step.
  */
-final class ChatCompletion implements Scheduler.Listener {
+final class ChatCompletion {
     /** A streamed request that waits this long for a slot gets a comment, which also finds a client that left. */
     private static final long KEEP_ALIVE_SECONDS = 5;
 
     private sealed interface Event {
+        int choice();
     }
 
-    private record Text(String piece) implements Event {
+    private record Text(int choice, String piece) implements Event {
     }
 
-    private record Done(Outcome outcome) implements Event {
+    private record Done(int choice, Outcome outcome) implements Event {
     }
 
-    private record Failed(RuntimeException error) implements Event {
+    private record Failed(int choice, RuntimeException error) implements Event {
+    }
+
+    /** One reply of the request: its events go to the shared queue, marked with its index. */
+    private final class Choice implements Scheduler.Listener {
+        final int index;
+        Scheduler.Job job;
+        Outcome outcome;
+
+        Choice(int index) {
+            this.index = index;
+        }
+
+        @Override
+        public void onText(String piece) {
+            events.add(new Text(index, piece));
+        }
+
+        @Override
+        public void onDone(Outcome done) {
+            engine.metrics().record(done);
+            events.add(new Done(index, done));
+        }
+
+        @Override
+        public void onError(RuntimeException error) {
+            events.add(new Failed(index, error));
+        }
     }
 
     private final Engine engine;
     private final ChatRequest request;
     private final ServerResponse response;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final List<Choice> choices = new ArrayList<>();
     private final String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
     private final long created = System.currentTimeMillis() / 1000;
 
@@ -55,36 +88,25 @@ final class ChatCompletion implements Scheduler.Listener {
         this.response = response;
     }
 
-    @Override
-    public void onText(String piece) {
-        events.add(new Text(piece));
-    }
-
-    @Override
-    public void onDone(Outcome outcome) {
-        engine.metrics().record(outcome);
-        events.add(new Done(outcome));
-    }
-
-    @Override
-    public void onError(RuntimeException error) {
-        events.add(new Failed(error));
-    }
-
     void run() {
         ChatTemplate template;
-        int[] prompt;
-        Scheduler.Job job;
         try {
             template = engine.model().chatTemplate();
             if (request.thinking() != null) {
                 template = template.withThinking(request.thinking());
             }
-            prompt = engine.model().chatTokens(template.render(request.messages(), true));
-            Generation generation = new Generation(request.sampler(), request.maxTokens(), request.stop());
+            int[] prompt = engine.model().chatTokens(template.render(request.messages(), true));
             Scheduler.Format format = !request.json() ? Scheduler.Format.TEXT
                     : template.opensThinking() ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
-            job = engine.scheduler().submit(prompt, generation, format, this);
+            for (int i = 0; i < request.n(); i++) {
+                SamplerSettings s = request.sampler();
+                SamplerSettings seeded = new SamplerSettings(s.temperature(), s.topK(), s.topP(), s.minP(), s.repeatPenalty(),
+                        s.repeatLastN(), s.presencePenalty(), s.frequencyPenalty(), s.seed() + i);
+                Choice choice = new Choice(i);
+                choices.add(choice);
+                choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),
+                        format, choice);
+            }
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable("messages", e.getMessage()));
             return;
@@ -92,21 +114,28 @@ final class ChatCompletion implements Scheduler.Listener {
             Server.send(response, Server.tooLong(e, engine.scheduler().contextLength()));
             return;
         } catch (Scheduler.QueueFullException e) {
+            cancelAll();
             Server.send(response, new ApiError(429, "rate_limit_error", null, e.getMessage()));
             return;
         }
         if (request.stream()) {
-            stream(job, template.opensThinking());
+            stream(template.opensThinking());
         } else {
             whole(template.opensThinking());
         }
     }
 
-    /** Waits for the whole reply and sends it as one JSON object. */
-    private void whole(boolean opensThinking) {
-        StringBuilder reasoning = new StringBuilder();
-        StringBuilder content = new StringBuilder();
-        ReasoningParser parser = new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
+    private void cancelAll() {
+        for (Choice c : choices) {
+            if (c.job != null) {
+                c.job.cancel();
+            }
+        }
+    }
+
+    /** Separates one choice's text into reasoning and content, as it arrives. */
+    private static ReasoningParser parser(boolean opensThinking, StringBuilder reasoning, StringBuilder content) {
+        return new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
             @Override
             public void reasoning(String text) {
                 reasoning.append(text);
@@ -117,102 +146,121 @@ final class ChatCompletion implements Scheduler.Listener {
                 content.append(text);
             }
         });
-        while (true) {
-            Event event = take();
-            switch (event) {
-                case Text t -> parser.push(t.piece());
+    }
+
+    /** Waits for every reply and sends them as one JSON object. */
+    private void whole(boolean opensThinking) {
+        int n = choices.size();
+        StringBuilder[] reasoning = new StringBuilder[n];
+        StringBuilder[] content = new StringBuilder[n];
+        ReasoningParser[] parsers = new ReasoningParser[n];
+        for (int i = 0; i < n; i++) {
+            reasoning[i] = new StringBuilder();
+            content[i] = new StringBuilder();
+            parsers[i] = parser(opensThinking, reasoning[i], content[i]);
+        }
+        for (int done = 0; done < n; ) {
+            switch (take()) {
+                case Text t -> parsers[t.choice()].push(t.piece());
                 case Failed f -> {
+                    cancelAll();
                     Server.send(response, new ApiError(500, "server_error", null, "generation failed: " + f.error().getMessage()));
                     return;
                 }
                 case Done d -> {
-                    parser.finish();
-                    ObjectNode body = head("chat.completion");
-                    ObjectNode choice = body.putArray("choices").addObject();
-                    choice.put("index", 0);
-                    ObjectNode message = choice.putObject("message");
-                    message.put("role", "assistant");
-                    message.put("content", content.toString());
-                    if (!reasoning.isEmpty() || opensThinking) {
-                        message.put("reasoning_content", reasoning.toString());
-                    } else {
-                        message.putNull("reasoning_content");
-                    }
-                    choice.putNull("logprobs");
-                    choice.put("finish_reason", finishReason(d.outcome().stopReason()));
-                    body.set("usage", usage(d.outcome(), opensThinking));
-                    Server.sendJson(response, body);
-                    return;
+                    parsers[d.choice()].finish();
+                    choices.get(d.choice()).outcome = d.outcome();
+                    done++;
                 }
             }
         }
+        ObjectNode body = head("chat.completion");
+        var array = body.putArray("choices");
+        for (int i = 0; i < n; i++) {
+            ObjectNode choice = array.addObject();
+            choice.put("index", i);
+            ObjectNode message = choice.putObject("message");
+            message.put("role", "assistant");
+            message.put("content", content[i].toString());
+            if (!reasoning[i].isEmpty() || opensThinking) {
+                message.put("reasoning_content", reasoning[i].toString());
+            } else {
+                message.putNull("reasoning_content");
+            }
+            choice.putNull("logprobs");
+            choice.put("finish_reason", finishReason(choices.get(i).outcome.stopReason()));
+        }
+        body.set("usage", usage(opensThinking));
+        Server.sendJson(response, body);
     }
 
-    /** Streams the reply as server-sent events: role, reasoning and content deltas, the end, usage, [DONE]. */
-    private void stream(Scheduler.Job job, boolean opensThinking) {
+    /** Streams the replies as server-sent events: role, reasoning and content deltas, each one's end, usage, [DONE]. */
+    private void stream(boolean opensThinking) {
         response.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
         response.header(HeaderNames.CACHE_CONTROL, "no-cache");
         boolean delivered = false;
         try (OutputStream out = response.outputStream()) {
-            ObjectNode first = chunk();
-            ObjectNode delta = delta(first);
-            delta.put("role", "assistant");
-            delta.put("content", "");
-            event(out, first);
-            ReasoningParser parser = new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
-                @Override
-                public void reasoning(String text) {
-                    ObjectNode c = chunk();
-                    delta(c).put("reasoning_content", text).putNull("content");
-                    event(out, c);
-                }
+            int n = choices.size();
+            ReasoningParser[] parsers = new ReasoningParser[n];
+            for (int i = 0; i < n; i++) {
+                int index = i;
+                ObjectNode first = chunk(index);
+                delta(first).put("role", "assistant").put("content", "");
+                event(out, first);
+                parsers[i] = new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
+                    @Override
+                    public void reasoning(String text) {
+                        ObjectNode c = chunk(index);
+                        delta(c).put("reasoning_content", text).putNull("content");
+                        event(out, c);
+                    }
 
-                @Override
-                public void content(String text) {
-                    ObjectNode c = chunk();
-                    delta(c).put("content", text).putNull("reasoning_content");
-                    event(out, c);
-                }
-            });
-            while (true) {
+                    @Override
+                    public void content(String text) {
+                        ObjectNode c = chunk(index);
+                        delta(c).put("content", text).putNull("reasoning_content");
+                        event(out, c);
+                    }
+                });
+            }
+            for (int done = 0; done < n; ) {
                 Event event = events.poll(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
                 switch (event) {
                     case null -> write(out, ": keep-alive\n\n");
-                    case Text t -> parser.push(t.piece());
+                    case Text t -> parsers[t.choice()].push(t.piece());
                     case Failed f -> {
                         ObjectNode error = new ApiError(500, "server_error", null, "generation failed: "
                                 + f.error().getMessage()).body(Server.JSON);
                         write(out, "data: " + Server.JSON.writeValueAsString(error) + "\n\n");
-                        delivered = true;
                         return;
                     }
                     case Done d -> {
-                        parser.finish();
-                        ObjectNode last = chunk();
-                        delta(last);
+                        parsers[d.choice()].finish();
+                        choices.get(d.choice()).outcome = d.outcome();
+                        ObjectNode last = chunk(d.choice());
                         last.withArray("choices").get(0).asObject().put("finish_reason", finishReason(d.outcome().stopReason()));
                         event(out, last);
-                        if (request.includeUsage()) {
-                            ObjectNode usage = head("chat.completion.chunk");
-                            usage.putArray("choices");
-                            usage.set("usage", usage(d.outcome(), opensThinking));
-                            event(out, usage);
-                        }
-                        write(out, "data: [DONE]\n\n");
-                        delivered = true;
-                        return;
+                        done++;
                     }
                 }
             }
+            if (request.includeUsage()) {
+                ObjectNode usage = head("chat.completion.chunk");
+                usage.putArray("choices");
+                usage.set("usage", usage(opensThinking));
+                event(out, usage);
+            }
+            write(out, "data: [DONE]\n\n");
+            delivered = true;
         } catch (IOException e) {
             // the client went away while the stream closed: nothing more to send
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
             // A write that failed (the client went away; the server's writer reports that in its own
-            // exception types), an interruption, anything: free the slot at the next step.
+            // exception types), an error, an interruption: free the slots at the next step.
             if (!delivered) {
-                job.cancel();
+                cancelAll();
             }
         }
     }
@@ -222,6 +270,7 @@ final class ChatCompletion implements Scheduler.Listener {
             return events.take();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            cancelAll();
             throw new IllegalStateException("interrupted while waiting for the reply", e);
         }
     }
@@ -236,11 +285,11 @@ final class ChatCompletion implements Scheduler.Listener {
         return body;
     }
 
-    /** A chunk of one choice, its delta and finish_reason still empty. */
-    private ObjectNode chunk() {
+    /** A chunk of choice {@code index}, its delta and finish_reason still empty. */
+    private ObjectNode chunk(int index) {
         ObjectNode c = head("chat.completion.chunk");
         ObjectNode choice = c.putArray("choices").addObject();
-        choice.put("index", 0);
+        choice.put("index", index);
         choice.putObject("delta");
         choice.putNull("logprobs");
         choice.putNull("finish_reason");
@@ -274,17 +323,26 @@ final class ChatCompletion implements Scheduler.Listener {
         };
     }
 
-    /** Token counts, with the cache hits and the reasoning share as DeepSeek reports them. */
-    private ObjectNode usage(Outcome o, boolean opensThinking) {
-        int completion = o.tokens().length;
+    /**
+     * Token counts, with the cache hits and the reasoning share as DeepSeek reports them: the
+     * prompt once, the completions of every choice together.
+     */
+    private ObjectNode usage(boolean opensThinking) {
+        Outcome first = choices.getFirst().outcome;
+        int completion = 0;
+        int reasoning = 0;
+        for (Choice c : choices) {
+            completion += c.outcome.tokens().length;
+            reasoning += reasoningTokens(c.outcome.tokens(), opensThinking);
+        }
         ObjectNode usage = Server.JSON.createObjectNode();
-        usage.put("prompt_tokens", o.promptTokens());
+        usage.put("prompt_tokens", first.promptTokens());
         usage.put("completion_tokens", completion);
-        usage.put("total_tokens", o.promptTokens() + completion);
-        usage.putObject("prompt_tokens_details").put("cached_tokens", o.cachedTokens());
-        usage.put("prompt_cache_hit_tokens", o.cachedTokens());
-        usage.put("prompt_cache_miss_tokens", o.promptTokens() - o.cachedTokens());
-        usage.putObject("completion_tokens_details").put("reasoning_tokens", reasoningTokens(o.tokens(), opensThinking));
+        usage.put("total_tokens", first.promptTokens() + completion);
+        usage.putObject("prompt_tokens_details").put("cached_tokens", first.cachedTokens());
+        usage.put("prompt_cache_hit_tokens", first.cachedTokens());
+        usage.put("prompt_cache_miss_tokens", first.promptTokens() - first.cachedTokens());
+        usage.putObject("completion_tokens_details").put("reasoning_tokens", reasoning);
         return usage;
     }
 

@@ -12,12 +12,16 @@ import tools.jackson.databind.JsonNode;
  * it, a value out of its range a 422. Fields this server does not act on yet are refused with a
  * message saying so, rather than ignored, when ignoring them would change the answer.
  *
+ * @param n how many replies (choices) to generate, each with its own seed (the request's, plus its index)
  * @param maxTokens the most tokens to generate; -1 until the context is full
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
  * @param json whether the answer must be one JSON value ({@code response_format} {@code json_object})
  */
-public record ChatRequest(String model, List<ChatMessage> messages, boolean stream, boolean includeUsage,
+public record ChatRequest(String model, List<ChatMessage> messages, int n, boolean stream, boolean includeUsage,
         int maxTokens, SamplerSettings sampler, List<String> stop, Boolean thinking, boolean json) {
+
+    /** The most choices one request may ask for. */
+    static final int MAX_CHOICES = 16;
 
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
@@ -28,8 +32,8 @@ public record ChatRequest(String model, List<ChatMessage> messages, boolean stre
         }
         List<ChatMessage> messages = messages(body.get("messages"));
         int n = integer(body, "n", 1);
-        if (n != 1) {
-            throw ApiError.unprocessable("n", "n = " + n + " is not supported yet: ask for one choice per request");
+        if (n < 1 || n > MAX_CHOICES) {
+            throw ApiError.unprocessable("n", "n must be between 1 and " + MAX_CHOICES + ", not " + n);
         }
         JsonNode format = body.get("response_format");
         boolean json = false;
@@ -72,7 +76,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, boolean stre
         SamplerSettings sampler = new SamplerSettings(temperature, 0, topP, 0, 1, -1, presence, frequency, seed);
         JsonNode streamOptions = body.get("stream_options");
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
-        return new ChatRequest(string(body, "model"), messages, bool(body, "stream", false), includeUsage, maxTokens,
+        return new ChatRequest(string(body, "model"), messages, n, bool(body, "stream", false), includeUsage, maxTokens,
                 sampler, stops(body.get("stop")), thinking(body.get("thinking")), json);
     }
 

@@ -246,6 +246,39 @@ class ServerTest {
     }
 
     @Test
+    void nChoicesEachHaveTheirOwnSeedWholeAndStreamed() throws Exception {
+        String body = chatBody("Pick a word.", false).replace("\"temperature\":0", "\"temperature\":1.0,\"seed\":7,\"n\":3");
+        JsonNode whole = JSON.readTree(post(server, "/v1/chat/completions", body).body());
+        JsonNode choices = whole.get("choices");
+        assertThat(choices).hasSize(3);
+        for (int i = 0; i < 3; i++) {
+            // Choice i is the reply a request of its own with seed 7 + i gets.
+            assertThat(choices.get(i).get("index").asInt()).isEqualTo(i);
+            String alone = body.replace("\"seed\":7,\"n\":3", "\"seed\":" + (7 + i) + ",\"n\":1");
+            JsonNode single = JSON.readTree(post(server, "/v1/chat/completions", alone).body()).get("choices").get(0);
+            assertThat(choices.get(i).get("message").get("reasoning_content").asString())
+                    .isEqualTo(single.get("message").get("reasoning_content").asString());
+        }
+        assertThat(whole.get("usage").get("completion_tokens").asInt()).isBetween(3, 3 * MAX_TOKENS);
+
+        // Streamed with the same seed: the same three replies, their deltas marked with their index.
+        List<String> events = events(HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(body.replace("\"stream\":false", "\"stream\":true"))).build(),
+                HttpResponse.BodyHandlers.ofInputStream()).body());
+        StringBuilder[] streamed = {new StringBuilder(), new StringBuilder(), new StringBuilder()};
+        int finished = 0;
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonNode choice = JSON.readTree(e).get("choices").get(0);
+            streamed[choice.get("index").asInt()].append(choice.get("delta").path("reasoning_content").asString(""));
+            finished += choice.get("finish_reason").isNull() ? 0 : 1;
+        }
+        assertThat(finished).isEqualTo(3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(streamed[i].toString()).isEqualTo(choices.get(i).get("message").get("reasoning_content").asString());
+        }
+    }
+
+    @Test
     void aRepeatedSystemPromptIsReadFromTheCache() throws Exception {
         String system = "You are a careful assistant. ".repeat(20);
         int[] hits = new int[2];
@@ -280,7 +313,8 @@ class ServerTest {
             {"{\"messages\": [" + user + "], \"max_tokens\": 1.5}", 400, "max_tokens"},
             {"{\"messages\": [" + user + "], \"stream\": \"yes\"}", 400, "stream"},
             {"{\"messages\": [" + user + "], \"stop\": [1]}", 400, "stop"},
-            {"{\"messages\": [" + user + "], \"n\": 2}", 422, "n"},
+            {"{\"messages\": [" + user + "], \"n\": 0}", 422, "n"},
+            {"{\"messages\": [" + user + "], \"n\": 17}", 422, "n"},
             {"{\"messages\": [" + user + "], \"thinking\": {\"type\": \"sometimes\"}}", 400, "thinking"},
             {"{\"messages\": [{\"role\": \"user\", \"content\": \"" + "word ".repeat(1500) + "\"}]}", 400, "messages"},
         };
