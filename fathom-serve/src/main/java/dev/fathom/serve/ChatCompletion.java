@@ -133,31 +133,14 @@ final class ChatCompletion {
         }
     }
 
-    /** Separates one choice's text into reasoning and content, as it arrives. */
-    private static ReasoningParser parser(boolean opensThinking, StringBuilder reasoning, StringBuilder content) {
-        return new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
-            @Override
-            public void reasoning(String text) {
-                reasoning.append(text);
-            }
-
-            @Override
-            public void content(String text) {
-                content.append(text);
-            }
-        });
-    }
-
     /** Waits for every reply and sends them as one JSON object. */
     private void whole(boolean opensThinking) {
         int n = choices.size();
-        StringBuilder[] reasoning = new StringBuilder[n];
-        StringBuilder[] content = new StringBuilder[n];
+        ReasoningParser.Collector[] texts = new ReasoningParser.Collector[n];
         ReasoningParser[] parsers = new ReasoningParser[n];
         for (int i = 0; i < n; i++) {
-            reasoning[i] = new StringBuilder();
-            content[i] = new StringBuilder();
-            parsers[i] = parser(opensThinking, reasoning[i], content[i]);
+            texts[i] = new ReasoningParser.Collector();
+            parsers[i] = new ReasoningParser(opensThinking, texts[i]);
         }
         for (int done = 0; done < n; ) {
             switch (take()) {
@@ -181,9 +164,9 @@ final class ChatCompletion {
             choice.put("index", i);
             ObjectNode message = choice.putObject("message");
             message.put("role", "assistant");
-            message.put("content", content[i].toString());
-            if (!reasoning[i].isEmpty() || opensThinking) {
-                message.put("reasoning_content", reasoning[i].toString());
+            message.put("content", texts[i].content());
+            if (!texts[i].reasoning().isEmpty() || opensThinking) {
+                message.put("reasoning_content", texts[i].reasoning());
             } else {
                 message.putNull("reasoning_content");
             }

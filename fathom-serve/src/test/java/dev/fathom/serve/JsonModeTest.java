@@ -4,12 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.KvCache;
-import dev.fathom.model.gguf.GgufType;
-import dev.fathom.model.gguf.GgufValue;
-import dev.fathom.model.testing.GgufEdit;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.tensor.GgmlType;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -40,9 +34,7 @@ class JsonModeTest {
     @Test
     void aHundredSampledAnswersAllParse() throws Exception {
         // DeepSeek-V3.1's template with thinking off: the answer starts at once.
-        Path model = new GgufEdit().set("tokenizer.chat_template",
-                GgufValue.of(GgufType.STRING, TestModels.template("deepseek-ai-DeepSeek-V3.1")))
-                .apply(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)), dir.resolve("v31.gguf"));
+        Path model = ServeTestModels.twoModes(dir);
         HttpClient http = HttpClient.newHttpClient();
         try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 4, 512, 128, 200, KvCache.Type.F16, null))) {
             server.serve(Model.open(model, 2), "json");

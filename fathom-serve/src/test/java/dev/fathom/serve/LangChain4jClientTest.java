@@ -4,12 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.KvCache;
-import dev.fathom.model.gguf.GgufType;
-import dev.fathom.model.gguf.GgufValue;
-import dev.fathom.model.testing.GgufEdit;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.tensor.GgmlType;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -30,9 +24,7 @@ class LangChain4jClientTest {
 
     @Test
     void chatsStreamsAnswersJsonAndReturnsTheReasoning() throws Exception {
-        Path model = new GgufEdit().set("tokenizer.chat_template",
-                GgufValue.of(GgufType.STRING, TestModels.template("deepseek-ai-DeepSeek-V3.1")))
-                .apply(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)), dir.resolve("v31.gguf"));
+        Path model = ServeTestModels.twoModes(dir);
         try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 8, KvCache.Type.F16, "lc4j"))) {
             server.serve(Model.open(model, 2), "deepseek-chat");
             String base = "http://127.0.0.1:" + server.port() + "/v1";

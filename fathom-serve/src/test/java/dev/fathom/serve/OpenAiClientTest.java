@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.KvCache;
 import dev.fathom.model.testing.LlamaCpp;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.tensor.GgmlType;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -19,7 +16,7 @@ class OpenAiClientTest {
     @Test
     void theOfficialSdkListsModelsChatsStreamsAndReadsErrors() throws Exception {
         try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 256, 8, KvCache.Type.F16, "sdk-key"))) {
-            server.serve(Model.open(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)), 2), "fathom-test");
+            server.serve(Model.open(ServeTestModels.reasoning(), 2), "fathom-test");
             Process node = new ProcessBuilder("node", LlamaCpp.referenceDir().resolve("openai-client.mjs").toString(),
                     "http://127.0.0.1:" + server.port() + "/v1", "sdk-key")
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();

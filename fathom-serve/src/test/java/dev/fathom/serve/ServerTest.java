@@ -10,9 +10,6 @@ import dev.fathom.model.chat.ReasoningParser;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.SamplerSettings;
 import dev.fathom.model.generate.Session;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.tensor.GgmlType;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -40,7 +37,7 @@ import tools.jackson.databind.json.JsonMapper;
  * once, with cache hits counted; bad requests get their status and error body.
  */
 class ServerTest {
-    private static final Path MODEL = TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1));
+    private static final Path MODEL = ServeTestModels.reasoning();
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final int MAX_TOKENS = 24;
@@ -88,22 +85,11 @@ class ServerTest {
             text = session.generate(prompt, new Generation(SamplerSettings.greedy(), MAX_TOKENS, List.of()), s -> { },
                     () -> false).text();
         }
-        StringBuilder reasoning = new StringBuilder();
-        StringBuilder content = new StringBuilder();
-        ReasoningParser parser = new ReasoningParser(template.opensThinking(), new ReasoningParser.Sink() {
-            @Override
-            public void reasoning(String t) {
-                reasoning.append(t);
-            }
-
-            @Override
-            public void content(String t) {
-                content.append(t);
-            }
-        });
+        ReasoningParser.Collector parts = new ReasoningParser.Collector();
+        ReasoningParser parser = new ReasoningParser(template.opensThinking(), parts);
         parser.push(text);
         parser.finish();
-        return new String[] {reasoning.toString(), content.toString()};
+        return new String[] {parts.reasoning(), parts.content()};
     }
 
     /** The events of a streamed reply, [DONE] last. */

@@ -4,13 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fathom.model.Model;
 import dev.fathom.model.arch.KvCache;
-import dev.fathom.model.gguf.GgufType;
-import dev.fathom.model.gguf.GgufValue;
-import dev.fathom.model.testing.GgufEdit;
 import dev.fathom.model.testing.LlamaCpp;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.tensor.GgmlType;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,11 +26,7 @@ class WebChatTest {
 
     @Test
     void aConversationInTheBrowser() throws Exception {
-        // The test model with DeepSeek-V3.1's template, which has both modes: with random weights
-        // a reply never closes its reasoning, so "thinking" shows reasoning and "direct" an answer.
-        Path model = new GgufEdit().set("tokenizer.chat_template",
-                GgufValue.of(GgufType.STRING, TestModels.template("deepseek-ai-DeepSeek-V3.1")))
-                .apply(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)), dir.resolve("v31.gguf"));
+        Path model = ServeTestModels.twoModes(dir);
         Path screenshot = Path.of("target/webchat.png").toAbsolutePath();
         Files.createDirectories(screenshot.getParent());
         try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 384, 64, 4, KvCache.Type.F16, null))) {

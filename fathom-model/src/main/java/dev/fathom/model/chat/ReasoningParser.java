@@ -15,6 +15,30 @@ public final class ReasoningParser {
         void content(String text);
     }
 
+    /** A sink that keeps both parts, for a reply read whole. */
+    public static final class Collector implements Sink {
+        private final StringBuilder reasoning = new StringBuilder();
+        private final StringBuilder content = new StringBuilder();
+
+        @Override
+        public void reasoning(String text) {
+            reasoning.append(text);
+        }
+
+        @Override
+        public void content(String text) {
+            content.append(text);
+        }
+
+        public String reasoning() {
+            return reasoning.toString();
+        }
+
+        public String content() {
+            return content.toString();
+        }
+    }
+
     private final Sink sink;
     private final StringBuilder held = new StringBuilder();
     private boolean thinking;
