@@ -24,7 +24,8 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The HTTP API: DeepSeek's and OpenAI's chat completions ({@code /v1/chat/completions} and
- * {@code /chat/completions}), the model list, health, Prometheus metrics, and the web chat at
+ * {@code /chat/completions}), text completions with fill-in-the-middle ({@code /v1/completions},
+ * {@code /beta/completions}), the model list, health, Prometheus metrics, and the web chat at
  * {@code /}. It listens as soon as it starts and
  * answers 503 until {@link #serve} hands it a loaded model, so that a supervisor can watch
  * {@code /health} while a large model maps.
@@ -103,8 +104,11 @@ public final class Server implements AutoCloseable {
                 .get("/metrics", this::metrics)
                 .get("/v1/models", this::models)
                 .get("/models", this::models)
-                .post("/v1/chat/completions", this::chat)
-                .post("/chat/completions", this::chat)
+                .post("/v1/chat/completions", (req, res) -> complete(req, res, true))
+                .post("/chat/completions", (req, res) -> complete(req, res, true))
+                .post("/v1/completions", (req, res) -> complete(req, res, false))
+                .post("/completions", (req, res) -> complete(req, res, false))
+                .post("/beta/completions", (req, res) -> complete(req, res, false))
                 .any((req, res) -> send(res, new ApiError(404, "invalid_request_error", null,
                         "no route " + req.prologue().method().text() + " " + req.path().path())));
     }
@@ -170,17 +174,19 @@ public final class Server implements AutoCloseable {
         sendJson(res, body);
     }
 
-    private void chat(ServerRequest req, ServerResponse res) {
+    /** A chat completion, or a text completion (with {@code suffix}: fill in the middle). */
+    private void complete(ServerRequest req, ServerResponse res, boolean chat) {
         Engine e;
-        ChatRequest request;
+        CompletionRequest request;
         try {
             e = ready();
-            request = ChatRequest.parse(readJson(req));
+            JsonNode body = readJson(req);
+            request = chat ? CompletionRequest.chat(body) : CompletionRequest.text(body);
         } catch (ApiError error) {
             send(res, error);
             return;
         }
-        new ChatCompletion(e, request, res).run();
+        new Completion(e, request, res).run();
     }
 
     private static byte[] resource(String name) {

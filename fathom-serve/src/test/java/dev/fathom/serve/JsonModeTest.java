@@ -66,7 +66,7 @@ class JsonModeTest {
 
     @Test
     void aSchemaIsRefusedWithAMessageSayingWhatIsSupported() throws Exception {
-        JsonNode error = JSON.readTree(ChatRequestErrors.parse("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
+        JsonNode error = JSON.readTree(RequestErrors.parse("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
                 + " \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", \"schema\": {}}}}"));
         assertThat(error.get("error").get("message").asString()).contains("json_object is");
     }

@@ -265,6 +265,41 @@ class ServerTest {
     }
 
     @Test
+    void textCompletionsContinueThePromptAsGivenWholeAndStreamed() throws Exception {
+        String prompt = "The sea is";
+        String expected;
+        try (Session session = reference.newSession(1024, 256)) {
+            expected = session.generate(reference.tokenizer().encode(prompt, true, true),
+                    new Generation(SamplerSettings.greedy(), 8, List.of()), s -> { }, () -> false).text();
+        }
+        for (String path : List.of("/v1/completions", "/completions")) {
+            JsonNode whole = JSON.readTree(post(server, path,
+                    "{\"prompt\": \"" + prompt + "\", \"max_tokens\": 8, \"temperature\": 0, \"echo\": true}").body());
+            assertThat(whole.get("object").asString()).isEqualTo("text_completion");
+            assertThat(whole.get("choices").get(0).get("text").asString()).isEqualTo(prompt + expected);
+            assertThat(whole.get("usage").get("completion_tokens").asInt()).isBetween(1, 8);
+        }
+        List<String> events = events(HTTP.send(HttpRequest.newBuilder(uri(server, "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"" + prompt + "\", \"max_tokens\": 8,"
+                        + " \"temperature\": 0, \"stream\": true}")).build(), HttpResponse.BodyHandlers.ofInputStream()).body());
+        StringBuilder text = new StringBuilder();
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonNode chunk = JSON.readTree(e);
+            assertThat(chunk.get("object").asString()).isEqualTo("text_completion");
+            text.append(chunk.get("choices").get(0).get("text").asString());
+        }
+        assertThat(text.toString()).isEqualTo(expected);
+        // OpenAI's default length for text completions: 16 tokens.
+        JsonNode defaulted = JSON.readTree(post(server, "/v1/completions", "{\"prompt\": \"x\", \"temperature\": 0}").body());
+        assertThat(defaulted.get("usage").get("completion_tokens").asInt()).isBetween(1, 16);
+        // Fill in the middle needs the model's FIM tokens, which the R1 distills lack.
+        HttpResponse<String> fim = post(server, "/beta/completions", "{\"prompt\": \"def f(\", \"suffix\": \")\"}");
+        assertThat(fim.statusCode()).isEqualTo(422);
+        assertThat(JSON.readTree(fim.body()).get("error").get("message").asString()).contains("fill-in-the-middle");
+        assertThat(post(server, "/v1/completions", "{\"prompt\": 5}").statusCode()).isEqualTo(400);
+    }
+
+    @Test
     void aRepeatedSystemPromptIsReadFromTheCache() throws Exception {
         String system = "You are a careful assistant. ".repeat(20);
         int[] hits = new int[2];

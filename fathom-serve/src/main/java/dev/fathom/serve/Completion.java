@@ -6,6 +6,7 @@ import dev.fathom.model.chat.ReasoningParser;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
 import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.tokenizer.Tokenizer;
 import dev.fathom.serve.Scheduler.Outcome;
 import dev.fathom.serve.Server.Engine;
 import io.helidon.http.HeaderNames;
@@ -20,17 +21,23 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import tools.jackson.databind.node.ObjectNode;
 
 /**
- * One chat completion, from the parsed request to the response: the prompt rendered with the
- * model's chat template, {@code n} replies (choices) from the {@link Scheduler}, each with its own
- * seed, their text split into {@code reasoning_content} and {@code content}, sent whole or as
- * server-sent events. The scheduler's events are handed over through a queue, so the engine never
- * waits for a client; a client that goes away mid-stream cancels its replies, which frees their
- * slots at the next step.
+ * One completion, from the parsed request to the response: for the chat API, the prompt rendered
+ * with the model's chat template and each reply's text split into {@code reasoning_content} and
+ * {@code content}; for the text API, the prompt as given (in the model's fill-in-the-middle form
+ * when there is a suffix) and the text as it comes. {@code n} replies (choices) come from the
+ * {@link Scheduler}, each with its own seed, sent whole or as server-sent events. The scheduler's
+ * events are handed over through a queue, so the engine never waits for a client; a client that
+ * goes away mid-stream cancels its replies, which frees their slots at the next step.
  */
-final class ChatCompletion {
+final class Completion {
+    /** DeepSeek's fill-in-the-middle tokens. */
+    private static final String FIM_BEGIN = "<｜fim▁begin｜>";
+    private static final String FIM_HOLE = "<｜fim▁hole｜>";
+    private static final String FIM_END = "<｜fim▁end｜>";
     /** A streamed request that waits this long for a slot gets a comment, which also finds a client that left. */
     private static final long KEEP_ALIVE_SECONDS = 5;
 
@@ -75,29 +82,39 @@ final class ChatCompletion {
     }
 
     private final Engine engine;
-    private final ChatRequest request;
+    private final CompletionRequest request;
+    private final boolean chat;
     private final ServerResponse response;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final List<Choice> choices = new ArrayList<>();
-    private final String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+    private final String id;
     private final long created = System.currentTimeMillis() / 1000;
 
-    ChatCompletion(Engine engine, ChatRequest request, ServerResponse response) {
+    Completion(Engine engine, CompletionRequest request, ServerResponse response) {
         this.engine = engine;
         this.request = request;
+        this.chat = request.messages() != null;
         this.response = response;
+        this.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     }
 
     void run() {
-        ChatTemplate template;
+        boolean opensThinking;
         try {
-            template = engine.model().chatTemplate();
-            if (request.thinking() != null) {
-                template = template.withThinking(request.thinking());
+            int[] prompt;
+            if (chat) {
+                ChatTemplate template = engine.model().chatTemplate();
+                if (request.thinking() != null) {
+                    template = template.withThinking(request.thinking());
+                }
+                prompt = engine.model().chatTokens(template.render(request.messages(), true));
+                opensThinking = template.opensThinking();
+            } else {
+                prompt = engine.model().tokenizer().encode(textPrompt(), true, true);
+                opensThinking = false;
             }
-            int[] prompt = engine.model().chatTokens(template.render(request.messages(), true));
             Scheduler.Format format = !request.json() ? Scheduler.Format.TEXT
-                    : template.opensThinking() ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
+                    : opensThinking ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
             for (int i = 0; i < request.n(); i++) {
                 SamplerSettings s = request.sampler();
                 SamplerSettings seeded = new SamplerSettings(s.temperature(), s.topK(), s.topP(), s.minP(), s.repeatPenalty(),
@@ -108,7 +125,10 @@ final class ChatCompletion {
                         format, choice);
             }
         } catch (UnsupportedOperationException e) {
-            Server.send(response, ApiError.unprocessable("messages", e.getMessage()));
+            Server.send(response, ApiError.unprocessable(chat ? "messages" : "suffix", e.getMessage()));
+            return;
+        } catch (IllegalArgumentException e) {
+            Server.send(response, ApiError.invalid(chat ? "messages" : "prompt", e.getMessage()));
             return;
         } catch (ContextOverflowException e) {
             Server.send(response, Server.tooLong(e, engine.scheduler().contextLength()));
@@ -119,10 +139,35 @@ final class ChatCompletion {
             return;
         }
         if (request.stream()) {
-            stream(template.opensThinking());
+            stream(opensThinking);
         } else {
-            whole(template.opensThinking());
+            whole(opensThinking);
         }
+    }
+
+    /** A text completion's prompt: as given, or with a suffix in the model's fill-in-the-middle form. */
+    private String textPrompt() {
+        if (request.suffix() == null) {
+            return request.prompt();
+        }
+        Tokenizer tokenizer = engine.model().tokenizer();
+        for (String t : List.of(FIM_BEGIN, FIM_HOLE, FIM_END)) {
+            if (tokenizer.id(t) < 0) {
+                throw new UnsupportedOperationException("this model has no fill-in-the-middle tokens (" + t
+                        + "): leave out suffix");
+            }
+        }
+        return FIM_BEGIN + request.prompt() + FIM_HOLE + request.suffix() + FIM_END;
+    }
+
+    /** Feeds one choice's text to where it goes: the reasoning parser of a chat reply, or straight on. */
+    private Consumer<String> intake(boolean opensThinking, ReasoningParser.Sink sink, List<Runnable> finishers) {
+        if (!chat) {
+            return sink::content;
+        }
+        ReasoningParser parser = new ReasoningParser(opensThinking, sink);
+        finishers.add(parser::finish);
+        return parser::push;
     }
 
     private void cancelAll() {
@@ -137,38 +182,43 @@ final class ChatCompletion {
     private void whole(boolean opensThinking) {
         int n = choices.size();
         ReasoningParser.Collector[] texts = new ReasoningParser.Collector[n];
-        ReasoningParser[] parsers = new ReasoningParser[n];
+        List<Consumer<String>> intakes = new ArrayList<>();
+        List<Runnable> finishers = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             texts[i] = new ReasoningParser.Collector();
-            parsers[i] = new ReasoningParser(opensThinking, texts[i]);
+            intakes.add(intake(opensThinking, texts[i], finishers));
         }
         for (int done = 0; done < n; ) {
             switch (take()) {
-                case Text t -> parsers[t.choice()].push(t.piece());
+                case Text t -> intakes.get(t.choice()).accept(t.piece());
                 case Failed f -> {
                     cancelAll();
                     Server.send(response, new ApiError(500, "server_error", null, "generation failed: " + f.error().getMessage()));
                     return;
                 }
                 case Done d -> {
-                    parsers[d.choice()].finish();
                     choices.get(d.choice()).outcome = d.outcome();
                     done++;
                 }
             }
         }
-        ObjectNode body = head("chat.completion");
+        finishers.forEach(Runnable::run);
+        ObjectNode body = head(chat ? "chat.completion" : "text_completion");
         var array = body.putArray("choices");
         for (int i = 0; i < n; i++) {
             ObjectNode choice = array.addObject();
             choice.put("index", i);
-            ObjectNode message = choice.putObject("message");
-            message.put("role", "assistant");
-            message.put("content", texts[i].content());
-            if (!texts[i].reasoning().isEmpty() || opensThinking) {
-                message.put("reasoning_content", texts[i].reasoning());
+            if (chat) {
+                ObjectNode message = choice.putObject("message");
+                message.put("role", "assistant");
+                message.put("content", texts[i].content());
+                if (!texts[i].reasoning().isEmpty() || opensThinking) {
+                    message.put("reasoning_content", texts[i].reasoning());
+                } else {
+                    message.putNull("reasoning_content");
+                }
             } else {
-                message.putNull("reasoning_content");
+                choice.put("text", (request.echo() ? request.prompt() : "") + texts[i].content());
             }
             choice.putNull("logprobs");
             choice.put("finish_reason", finishReason(choices.get(i).outcome.stopReason()));
@@ -184,13 +234,18 @@ final class ChatCompletion {
         boolean delivered = false;
         try (OutputStream out = response.outputStream()) {
             int n = choices.size();
-            ReasoningParser[] parsers = new ReasoningParser[n];
+            List<Consumer<String>> intakes = new ArrayList<>();
+            List<Runnable> finishers = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 int index = i;
-                ObjectNode first = chunk(index);
-                delta(first).put("role", "assistant").put("content", "");
-                event(out, first);
-                parsers[i] = new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
+                if (chat) {
+                    ObjectNode first = chunk(index);
+                    delta(first).put("role", "assistant").put("content", "");
+                    event(out, first);
+                } else if (request.echo()) {
+                    event(out, textChunk(index, request.prompt()));
+                }
+                intakes.add(intake(opensThinking, new ReasoningParser.Sink() {
                     @Override
                     public void reasoning(String text) {
                         ObjectNode c = chunk(index);
@@ -200,17 +255,21 @@ final class ChatCompletion {
 
                     @Override
                     public void content(String text) {
-                        ObjectNode c = chunk(index);
-                        delta(c).put("content", text).putNull("reasoning_content");
-                        event(out, c);
+                        if (chat) {
+                            ObjectNode c = chunk(index);
+                            delta(c).put("content", text).putNull("reasoning_content");
+                            event(out, c);
+                        } else {
+                            event(out, textChunk(index, text));
+                        }
                     }
-                });
+                }, finishers));
             }
             for (int done = 0; done < n; ) {
                 Event event = events.poll(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
                 switch (event) {
                     case null -> write(out, ": keep-alive\n\n");
-                    case Text t -> parsers[t.choice()].push(t.piece());
+                    case Text t -> intakes.get(t.choice()).accept(t.piece());
                     case Failed f -> {
                         ObjectNode error = new ApiError(500, "server_error", null, "generation failed: "
                                 + f.error().getMessage()).body(Server.JSON);
@@ -218,9 +277,11 @@ final class ChatCompletion {
                         return;
                     }
                     case Done d -> {
-                        parsers[d.choice()].finish();
+                        if (chat) {
+                            finishers.get(d.choice()).run();
+                        }
                         choices.get(d.choice()).outcome = d.outcome();
-                        ObjectNode last = chunk(d.choice());
+                        ObjectNode last = chat ? chunk(d.choice()) : textChunk(d.choice(), "");
                         last.withArray("choices").get(0).asObject().put("finish_reason", finishReason(d.outcome().stopReason()));
                         event(out, last);
                         done++;
@@ -228,7 +289,7 @@ final class ChatCompletion {
                 }
             }
             if (request.includeUsage()) {
-                ObjectNode usage = head("chat.completion.chunk");
+                ObjectNode usage = head(chat ? "chat.completion.chunk" : "text_completion");
                 usage.putArray("choices");
                 usage.set("usage", usage(opensThinking));
                 event(out, usage);
@@ -274,6 +335,20 @@ final class ChatCompletion {
         ObjectNode choice = c.putArray("choices").addObject();
         choice.put("index", index);
         choice.putObject("delta");
+        choice.putNull("logprobs");
+        choice.putNull("finish_reason");
+        if (request.includeUsage()) {
+            c.putNull("usage");
+        }
+        return c;
+    }
+
+    /** A text completion's chunk of choice {@code index}. */
+    private ObjectNode textChunk(int index, String text) {
+        ObjectNode c = head("text_completion");
+        ObjectNode choice = c.putArray("choices").addObject();
+        choice.put("text", text);
+        choice.put("index", index);
         choice.putNull("logprobs");
         choice.putNull("finish_reason");
         if (request.includeUsage()) {

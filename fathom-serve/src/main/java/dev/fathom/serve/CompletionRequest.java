@@ -8,29 +8,56 @@ import java.util.Set;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A chat completion request, checked field by field: a field of the wrong type is a 400 naming
+ * A completion request, of the chat API ({@code messages}) or of the text API ({@code prompt},
+ * with {@code suffix} for fill-in-the-middle), checked field by field: a field of the wrong type is a 400 naming
  * it, a value out of its range a 422. Fields this server does not act on yet are refused with a
  * message saying so, rather than ignored, when ignoring them would change the answer.
  *
+ * @param messages the conversation, for a chat completion; null for a text completion
+ * @param prompt the text to continue, for a text completion
+ * @param suffix the text after the gap, for a fill-in-the-middle completion; null for none
+ * @param echo whether a text completion's choices start with the prompt
  * @param n how many replies (choices) to generate, each with its own seed (the request's, plus its index)
  * @param maxTokens the most tokens to generate; -1 until the context is full
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
  * @param json whether the answer must be one JSON value ({@code response_format} {@code json_object})
  */
-public record ChatRequest(String model, List<ChatMessage> messages, int n, boolean stream, boolean includeUsage,
-        int maxTokens, SamplerSettings sampler, List<String> stop, Boolean thinking, boolean json) {
+public record CompletionRequest(String model, List<ChatMessage> messages, String prompt, String suffix, boolean echo,
+        int n, boolean stream, boolean includeUsage, int maxTokens, SamplerSettings sampler, List<String> stop,
+        Boolean thinking, boolean json) {
 
     /** The most choices one request may ask for. */
     static final int MAX_CHOICES = 16;
 
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
-    /** Reads and checks {@code body}. */
-    public static ChatRequest parse(JsonNode body) {
+    /** Reads and checks the body of a chat completion. */
+    public static CompletionRequest chat(JsonNode body) {
+        requireObject(body);
+        return parse(body, messages(body.get("messages")), null, null, false, -1);
+    }
+
+    /** Reads and checks the body of a text completion ({@code /v1/completions}); OpenAI's default of 16 tokens. */
+    public static CompletionRequest text(JsonNode body) {
+        requireObject(body);
+        JsonNode prompt = body.get("prompt");
+        if (prompt == null || !prompt.isString()) {
+            throw ApiError.invalid("prompt", "prompt must be a string");
+        }
+        if (bool(body, "logprobs", false) || body.path("logprobs").isNumber()) {
+            throw ApiError.unprocessable("logprobs", "logprobs are not supported yet");
+        }
+        return parse(body, null, prompt.asString(), string(body, "suffix"), bool(body, "echo", false), 16);
+    }
+
+    private static void requireObject(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw ApiError.invalid(null, "the request body must be a JSON object");
         }
-        List<ChatMessage> messages = messages(body.get("messages"));
+    }
+
+    private static CompletionRequest parse(JsonNode body, List<ChatMessage> messages, String prompt, String suffix,
+            boolean echo, int defaultMaxTokens) {
         int n = integer(body, "n", 1);
         if (n < 1 || n > MAX_CHOICES) {
             throw ApiError.unprocessable("n", "n must be between 1 and " + MAX_CHOICES + ", not " + n);
@@ -52,10 +79,10 @@ public record ChatRequest(String model, List<ChatMessage> messages, int n, boole
         if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
             throw ApiError.unprocessable("tools", "tools are not supported yet");
         }
-        if (bool(body, "logprobs", false)) {
+        if (body.path("logprobs").isBoolean() && bool(body, "logprobs", false)) {
             throw ApiError.unprocessable("logprobs", "logprobs are not supported yet");
         }
-        int maxTokens = integer(body, "max_tokens", integer(body, "max_completion_tokens", -1));
+        int maxTokens = integer(body, "max_tokens", integer(body, "max_completion_tokens", defaultMaxTokens));
         if (maxTokens == 0 || maxTokens < -1) {
             throw ApiError.unprocessable("max_tokens", "max_tokens must be at least 1, not " + maxTokens);
         }
@@ -76,7 +103,8 @@ public record ChatRequest(String model, List<ChatMessage> messages, int n, boole
         SamplerSettings sampler = new SamplerSettings(temperature, 0, topP, 0, 1, -1, presence, frequency, seed);
         JsonNode streamOptions = body.get("stream_options");
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
-        return new ChatRequest(string(body, "model"), messages, n, bool(body, "stream", false), includeUsage, maxTokens,
+        return new CompletionRequest(string(body, "model"), messages, prompt, suffix, echo, n, bool(body, "stream", false),
+                includeUsage, maxTokens,
                 sampler, stops(body.get("stop")), thinking(body.get("thinking")), json);
     }
 
