@@ -6,6 +6,7 @@ import dev.fathom.model.chat.ReasoningParser;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
 import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.generate.TokenLogprobs;
 import dev.fathom.model.tokenizer.Tokenizer;
 import dev.fathom.serve.Scheduler.Outcome;
 import dev.fathom.serve.Server.Engine;
@@ -54,11 +55,18 @@ final class Completion {
     private record Failed(int choice, RuntimeException error) implements Event {
     }
 
+    private record Token(int choice, TokenLogprobs logprobs) implements Event {
+    }
+
     /** One reply of the request: its events go to the shared queue, marked with its index. */
     private final class Choice implements Scheduler.Listener {
         final int index;
         Scheduler.Job job;
         Outcome outcome;
+        /** Log-probabilities of tokens whose text has not been passed on yet. */
+        final List<TokenLogprobs> pending = new ArrayList<>();
+        /** Log-probabilities of the answer's tokens, for a whole reply. */
+        final List<TokenLogprobs> content = new ArrayList<>();
 
         Choice(int index) {
             this.index = index;
@@ -78,6 +86,11 @@ final class Completion {
         @Override
         public void onError(RuntimeException error) {
             events.add(new Failed(index, error));
+        }
+
+        @Override
+        public void onToken(TokenLogprobs logprobs) {
+            events.add(new Token(index, logprobs));
         }
     }
 
@@ -122,7 +135,7 @@ final class Completion {
                 Choice choice = new Choice(i);
                 choices.add(choice);
                 choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),
-                        format, choice);
+                        new Scheduler.Options(format, request.topLogprobs()), choice);
             }
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable(chat ? "messages" : "suffix", e.getMessage()));
@@ -185,11 +198,27 @@ final class Completion {
         List<Consumer<String>> intakes = new ArrayList<>();
         List<Runnable> finishers = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            texts[i] = new ReasoningParser.Collector();
-            intakes.add(intake(opensThinking, texts[i], finishers));
+            ReasoningParser.Collector collector = new ReasoningParser.Collector();
+            Choice choice = choices.get(i);
+            texts[i] = collector;
+            intakes.add(intake(opensThinking, new ReasoningParser.Sink() {
+                @Override
+                public void reasoning(String text) {
+                    collector.reasoning(text);
+                    choice.pending.clear(); // the reasoning's tokens get no log-probabilities, as with DeepSeek
+                }
+
+                @Override
+                public void content(String text) {
+                    collector.content(text);
+                    choice.content.addAll(choice.pending);
+                    choice.pending.clear();
+                }
+            }, finishers));
         }
         for (int done = 0; done < n; ) {
             switch (take()) {
+                case Token t -> choices.get(t.choice()).pending.add(t.logprobs());
                 case Text t -> intakes.get(t.choice()).accept(t.piece());
                 case Failed f -> {
                     cancelAll();
@@ -220,7 +249,11 @@ final class Completion {
             } else {
                 choice.put("text", (request.echo() ? request.prompt() : "") + texts[i].content());
             }
-            choice.putNull("logprobs");
+            if (request.topLogprobs() >= 0) {
+                choice.set("logprobs", logprobs(choices.get(i).content));
+            } else {
+                choice.putNull("logprobs");
+            }
             choice.put("finish_reason", finishReason(choices.get(i).outcome.stopReason()));
         }
         body.set("usage", usage(opensThinking));
@@ -245,11 +278,13 @@ final class Completion {
                 } else if (request.echo()) {
                     event(out, textChunk(index, request.prompt()));
                 }
+                Choice owner = choices.get(i);
                 intakes.add(intake(opensThinking, new ReasoningParser.Sink() {
                     @Override
                     public void reasoning(String text) {
                         ObjectNode c = chunk(index);
                         delta(c).put("reasoning_content", text).putNull("content");
+                        owner.pending.clear();
                         event(out, c);
                     }
 
@@ -258,6 +293,10 @@ final class Completion {
                         if (chat) {
                             ObjectNode c = chunk(index);
                             delta(c).put("content", text).putNull("reasoning_content");
+                            if (request.topLogprobs() >= 0) {
+                                c.withArray("choices").get(0).asObject().set("logprobs", logprobs(owner.pending));
+                                owner.pending.clear();
+                            }
                             event(out, c);
                         } else {
                             event(out, textChunk(index, text));
@@ -269,6 +308,7 @@ final class Completion {
                 Event event = events.poll(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
                 switch (event) {
                     case null -> write(out, ": keep-alive\n\n");
+                    case Token t -> choices.get(t.choice()).pending.add(t.logprobs());
                     case Text t -> intakes.get(t.choice()).accept(t.piece());
                     case Failed f -> {
                         ObjectNode error = new ApiError(500, "server_error", null, "generation failed: "
@@ -341,6 +381,34 @@ final class Completion {
             c.putNull("usage");
         }
         return c;
+    }
+
+    /** OpenAI's {@code logprobs} object: each token's text, log-probability, bytes and most likely alternatives. */
+    private ObjectNode logprobs(List<TokenLogprobs> tokens) {
+        ObjectNode out = Server.JSON.createObjectNode();
+        var content = out.putArray("content");
+        for (TokenLogprobs t : tokens) {
+            ObjectNode entry = tokenEntry(t.token(), t.logprob());
+            var top = entry.putArray("top_logprobs");
+            for (int j = 0; j < t.top().length; j++) {
+                top.add(tokenEntry(t.top()[j], t.topLogprobs()[j]));
+            }
+            content.add(entry);
+        }
+        out.putNull("refusal");
+        return out;
+    }
+
+    private ObjectNode tokenEntry(int token, float logprob) {
+        byte[] bytes = engine.model().tokenizer().bytes(token, false);
+        ObjectNode entry = Server.JSON.createObjectNode();
+        entry.put("token", new String(bytes, StandardCharsets.UTF_8));
+        entry.put("logprob", logprob);
+        var array = entry.putArray("bytes");
+        for (byte b : bytes) {
+            array.add(b & 0xFF);
+        }
+        return entry;
     }
 
     /** A text completion's chunk of choice {@code index}. */

@@ -21,10 +21,12 @@ import tools.jackson.databind.JsonNode;
  * @param maxTokens the most tokens to generate; -1 until the context is full
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
  * @param json whether the answer must be one JSON value ({@code response_format} {@code json_object})
+ * @param topLogprobs with {@code logprobs}, how many of the most likely tokens to report at each
+ *     step besides the chosen one ({@code top_logprobs}); -1 without {@code logprobs}
  */
 public record CompletionRequest(String model, List<ChatMessage> messages, String prompt, String suffix, boolean echo,
         int n, boolean stream, boolean includeUsage, int maxTokens, SamplerSettings sampler, List<String> stop,
-        Boolean thinking, boolean json) {
+        Boolean thinking, boolean json, int topLogprobs) {
 
     /** The most choices one request may ask for. */
     static final int MAX_CHOICES = 16;
@@ -79,8 +81,14 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
             throw ApiError.unprocessable("tools", "tools are not supported yet");
         }
-        if (body.path("logprobs").isBoolean() && bool(body, "logprobs", false)) {
-            throw ApiError.unprocessable("logprobs", "logprobs are not supported yet");
+        int topLogprobs = -1;
+        if (messages != null && bool(body, "logprobs", false)) {
+            topLogprobs = integer(body, "top_logprobs", 0);
+            if (topLogprobs < 0 || topLogprobs > 20) {
+                throw ApiError.unprocessable("top_logprobs", "top_logprobs must be between 0 and 20, not " + topLogprobs);
+            }
+        } else if (messages != null && body.has("top_logprobs") && !body.get("top_logprobs").isNull()) {
+            throw ApiError.invalid("top_logprobs", "top_logprobs needs logprobs: true");
         }
         int maxTokens = integer(body, "max_tokens", integer(body, "max_completion_tokens", defaultMaxTokens));
         if (maxTokens == 0 || maxTokens < -1) {
@@ -105,7 +113,7 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
         return new CompletionRequest(string(body, "model"), messages, prompt, suffix, echo, n, bool(body, "stream", false),
                 includeUsage, maxTokens,
-                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json);
+                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json, topLogprobs);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

@@ -10,6 +10,7 @@ import dev.fathom.model.generate.JsonConstraint;
 import dev.fathom.model.generate.JsonGrammar;
 import dev.fathom.model.generate.Reply;
 import dev.fathom.model.generate.Sampler;
+import dev.fathom.model.generate.TokenLogprobs;
 import dev.fathom.model.tokenizer.Tokenizer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -37,6 +38,10 @@ public final class Scheduler implements AutoCloseable {
     public interface Listener {
         /** Text of the reply as it becomes final. */
         void onText(String piece);
+
+        /** The log-probabilities of a sampled token, before its text (for requests that ask for them). */
+        default void onToken(TokenLogprobs logprobs) {
+        }
 
         /** The reply has ended. */
         void onDone(Outcome outcome);
@@ -67,19 +72,26 @@ public final class Scheduler implements AutoCloseable {
         JSON_AFTER_REASONING
     }
 
+    /**
+     * How a reply is generated beyond its sampling: its shape, and how many of the most likely
+     * tokens' log-probabilities to report at each step (-1: none, 0: the chosen token's only).
+     */
+    public record Options(Format format, int topLogprobs) {
+    }
+
     /** A submitted request; {@link #cancel()} ends it at the next step and frees its slot. */
     public static final class Job {
         private final int[] prompt;
         private final Generation generation;
-        private final Format format;
+        private final Options options;
         private final Listener listener;
         private final long submitted = System.nanoTime();
         private volatile boolean cancelled;
 
-        private Job(int[] prompt, Generation generation, Format format, Listener listener) {
+        private Job(int[] prompt, Generation generation, Options options, Listener listener) {
             this.prompt = prompt;
             this.generation = generation;
-            this.format = format;
+            this.options = options;
             this.listener = listener;
         }
 
@@ -120,6 +132,7 @@ public final class Scheduler implements AutoCloseable {
     private final KvCache cache;
     private final Batch batch;
     private final float[] logits;
+    private final float[] rowCopy;
     private final List<Slot> slots = new ArrayList<>();
     private final ArrayDeque<Job> queue = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
@@ -147,6 +160,7 @@ public final class Scheduler implements AutoCloseable {
         this.cache = model.newCache(cacheType, slots, contextLength);
         this.batch = new Batch(batchSize);
         this.logits = new float[slots * model.vocabularySize()];
+        this.rowCopy = new float[model.vocabularySize()];
         this.thinkEnd = tokenizer.id("</think>");
         for (int i = 0; i < slots; i++) {
             this.slots.add(new Slot(i));
@@ -168,14 +182,14 @@ public final class Scheduler implements AutoCloseable {
      * @throws ContextOverflowException if the prompt leaves no room for a reply
      * @throws QueueFullException if too many requests are waiting
      */
-    public Job submit(int[] prompt, Generation generation, Format format, Listener listener) {
+    public Job submit(int[] prompt, Generation generation, Options options, Listener listener) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
         if (prompt.length >= contextLength) {
             throw new ContextOverflowException(prompt.length + 1, contextLength);
         }
-        Job job = new Job(prompt.clone(), generation, format, listener);
+        Job job = new Job(prompt.clone(), generation, options, listener);
         lock.lock();
         try {
             if (closed) {
@@ -294,8 +308,8 @@ public final class Scheduler implements AutoCloseable {
         slot.pending = false;
         slot.reply = new Reply(tokenizer, job.generation, job.listener::onText);
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
-        slot.json = job.format == Format.TEXT ? null : new JsonGrammar();
-        slot.reasoning = job.format == Format.JSON_AFTER_REASONING;
+        slot.json = job.options.format() == Format.TEXT ? null : new JsonGrammar();
+        slot.reasoning = job.options.format() == Format.JSON_AFTER_REASONING;
         if (slot.json != null && jsonConstraint == null) {
             jsonConstraint = new JsonConstraint(tokenizer);
         }
@@ -357,7 +371,14 @@ public final class Scheduler implements AutoCloseable {
             }
             jsonConstraint.mask(logits, row * vocabulary, s.json, left);
         }
+        int topLogprobs = s.job.options.topLogprobs();
+        if (topLogprobs >= 0) {
+            System.arraycopy(logits, row * vocabulary, rowCopy, 0, vocabulary); // the sampler changes the row
+        }
         int token = s.sampler.sample(logits, row * vocabulary, s.tokens, s.length);
+        if (topLogprobs >= 0) {
+            s.job.listener.onToken(TokenLogprobs.of(rowCopy, 0, vocabulary, token, topLogprobs));
+        }
         if (constrained && !jsonConstraint.advance(s.json, token)) {
             throw new IllegalStateException("JSON mode sampled token " + token + ", which the mask had ruled out");
         }

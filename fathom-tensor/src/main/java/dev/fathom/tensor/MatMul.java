@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class MatMul {
     /** From this many tokens on, the tiled float path beats re-reading quantized rows per token. */
-    public static final int TILED_MIN_TOKENS = 8;
+    public static final int TILED_MIN_TOKENS = 4;
     private static final int PANEL_ROWS = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
