@@ -35,6 +35,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Requests that may wait for a free slot; more get 429 (default: ${DEFAULT-VALUE}).")
     int queue = 64;
 
+    @Option(names = "--cache-ram", paramLabel = "MiB", description = "Memory for the keys and values of earlier prompts,"
+            + " kept beyond the slots so that a repeated prefix skips its prefill (default: ${DEFAULT-VALUE}; 0: none).")
+    int cacheRam = 2048;
+
     @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' on every API call.")
     String apiKey;
 
@@ -43,15 +47,15 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (parallel < 1 || queue < 0 || port < 0 || port > 65535) {
-            throw new Main.UserError("--parallel must be at least 1, --queue at least 0, --port in [0, 65535]");
+        if (parallel < 1 || queue < 0 || port < 0 || port > 65535 || cacheRam < 0) {
+            throw new Main.UserError("--parallel must be at least 1, --queue and --cache-ram at least 0, --port in [0, 65535]");
         }
         if (modelOptions.mtp) {
             throw new Main.UserError("--mtp is not supported by serve yet");
         }
         PrintWriter err = spec.commandLine().getErr();
         Server server = Server.start(new Server.Options(host, port, parallel, modelOptions.contextLength,
-                modelOptions.batchSize, queue, modelOptions.cacheType(), apiKey));
+                modelOptions.batchSize, queue, modelOptions.cacheType(), apiKey, (long) cacheRam << 20));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

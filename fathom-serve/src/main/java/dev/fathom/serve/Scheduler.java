@@ -27,7 +27,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A slot keeps the tokens it last held in the KV cache. A new request goes to the free slot
  * whose tokens share the longest prefix with its prompt (a system prompt, the earlier turns of
- * a conversation), and only the rest of the prompt is evaluated: the reply's
+ * a conversation), and a {@link PrefixCache} restores longer prefixes that slots have since
+ * moved on from; only the rest of the prompt is evaluated: the reply's
  * {@link Outcome#cachedTokens()} counts what was reused.
  *
  * <p>One engine thread runs the model; listeners are called on it and must hand the events on
@@ -130,6 +131,7 @@ public final class Scheduler implements AutoCloseable {
     private final int contextLength;
     private final int queueLimit;
     private final KvCache cache;
+    private final PrefixCache prefixes;
     private final Batch batch;
     private final float[] logits;
     private final float[] rowCopy;
@@ -147,9 +149,10 @@ public final class Scheduler implements AutoCloseable {
      * @param contextLength tokens per slot, prompt and reply together
      * @param batchSize the most tokens in one forward pass
      * @param queueLimit requests that may wait for a slot
+     * @param prefixCacheBytes memory for keys and values of earlier prompts beyond the slots (0: none)
      */
     public Scheduler(LanguageModel model, Tokenizer tokenizer, KvCache.Type cacheType, int slots, int contextLength,
-            int batchSize, int queueLimit) {
+            int batchSize, int queueLimit, long prefixCacheBytes) {
         if (batchSize < slots) {
             throw new IllegalArgumentException("a batch of " + batchSize + " tokens cannot carry " + slots + " slots");
         }
@@ -158,6 +161,7 @@ public final class Scheduler implements AutoCloseable {
         this.contextLength = contextLength;
         this.queueLimit = queueLimit;
         this.cache = model.newCache(cacheType, slots, contextLength);
+        this.prefixes = new PrefixCache(cache, prefixCacheBytes);
         this.batch = new Batch(batchSize);
         this.logits = new float[slots * model.vocabularySize()];
         this.rowCopy = new float[model.vocabularySize()];
@@ -299,9 +303,11 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void start(Slot slot, Job job) {
-        // Reuse the shared prefix, but always evaluate the prompt's last token: its logits start the reply.
-        int cached = Math.min(commonPrefix(slot, job.prompt), job.prompt.length - 1);
-        System.arraycopy(job.prompt, cached, slot.tokens, cached, job.prompt.length - cached);
+        // Reuse the prefix the slot holds, or longer kept blocks of it, but always evaluate the
+        // prompt's last token: its logits start the reply.
+        int limit = job.prompt.length - 1;
+        int cached = prefixes.restore(slot.index, job.prompt, Math.min(commonPrefix(slot, job.prompt), limit), limit);
+        System.arraycopy(job.prompt, 0, slot.tokens, 0, job.prompt.length);
         slot.length = cached;
         slot.cached = cached;
         slot.job = job;
@@ -397,8 +403,12 @@ public final class Scheduler implements AutoCloseable {
         finish(s);
     }
 
-    /** Reports the slot's reply and frees the slot; its tokens stay for the next prompt that shares them. */
+    /**
+     * Reports the slot's reply and frees the slot; its tokens stay for the next prompt that
+     * shares them, and their whole blocks go to the prefix cache.
+     */
     private void finish(Slot s) {
+        prefixes.store(s.index, s.tokens, s.length);
         Job job = s.job;
         Reply reply = s.reply;
         long end = System.nanoTime();
@@ -456,6 +466,7 @@ public final class Scheduler implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        prefixes.close();
         cache.close();
     }
 }

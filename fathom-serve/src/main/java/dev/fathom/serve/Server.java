@@ -37,9 +37,10 @@ public final class Server implements AutoCloseable {
      * @param batchSize the most tokens per forward pass
      * @param queueLimit requests that may wait for a slot before the server answers 429
      * @param apiKey the bearer token clients must send, or null for none
+     * @param prefixCacheBytes memory for the keys and values of earlier prompts beyond the slots
      */
     public record Options(String host, int port, int slots, int contextLength, int batchSize, int queueLimit,
-            KvCache.Type cacheType, String apiKey) {
+            KvCache.Type cacheType, String apiKey, long prefixCacheBytes) {
     }
 
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -82,7 +83,7 @@ public final class Server implements AutoCloseable {
         int context = options.contextLength() > 0 ? options.contextLength()
                 : Math.min(4096, model.network().trainedContextLength());
         Scheduler scheduler = new Scheduler(model.network(), model.tokenizer(), options.cacheType(), options.slots(),
-                context, Math.max(options.batchSize(), options.slots()), options.queueLimit());
+                context, Math.max(options.batchSize(), options.slots()), options.queueLimit(), options.prefixCacheBytes());
         engine = new Engine(model, id, scheduler, System.currentTimeMillis() / 1000, new Metrics());
     }
 

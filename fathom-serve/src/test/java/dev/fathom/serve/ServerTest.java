@@ -47,7 +47,7 @@ class ServerTest {
 
     @BeforeAll
     static void start() {
-        server = Server.start(new Server.Options("127.0.0.1", 0, 4, 1024, 256, 16, KvCache.Type.F16, null));
+        server = Server.start(new Server.Options("127.0.0.1", 0, 4, 1024, 256, 16, KvCache.Type.F16, null, 64L << 20));
         server.serve(Model.open(MODEL, 2), "test-model");
         reference = Model.open(MODEL, 2);
     }
@@ -317,6 +317,40 @@ class ServerTest {
         assertThat(hits[1]).isGreaterThanOrEqualTo(systemTokens).isLessThan(prompts[1]);
     }
 
+    /**
+     * With one slot, a conversation's prefix survives another conversation in between: the
+     * prefix cache gives back its whole blocks, and the reply is the one a fresh session gives.
+     */
+    @Test
+    void thePrefixCacheOutlivesTheSlotThatComputedIt() throws Exception {
+        try (Server one = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 128, 4, KvCache.Type.F16, null, 64L << 20))) {
+            one.serve(Model.open(MODEL, 2), "one-slot");
+            String system = "You are a careful assistant who answers briefly. ".repeat(20);
+            java.util.function.Function<String, String> body = user -> JSON.writeValueAsString(JSON.createObjectNode()
+                    .put("temperature", 0).put("max_tokens", 6)
+                    .set("messages", JSON.createArrayNode()
+                            .add(JSON.createObjectNode().put("role", "system").put("content", system))
+                            .add(JSON.createObjectNode().put("role", "user").put("content", user))));
+            post(one, "/v1/chat/completions", body.apply("First question"));
+            post(one, "/v1/chat/completions", chatBody("Something else entirely, to take the slot.", false));
+            JsonNode third = JSON.readTree(post(one, "/v1/chat/completions", body.apply("Second question")).body());
+            int hits = third.get("usage").get("prompt_cache_hit_tokens").asInt();
+            int systemTokens = reference.tokenizer().encode(system, false, false).length;
+            assertThat(hits).as("whole blocks of the system prompt").isGreaterThanOrEqualTo(systemTokens / 64 * 64).isPositive()
+                    .isEqualTo(hits / 64 * 64);
+
+            List<ChatMessage> conversation = List.of(ChatMessage.system(system), ChatMessage.user("Second question"));
+            int[] prompt = reference.chatTokens(reference.chatTemplate().render(conversation, true));
+            try (Session session = reference.newSession(1024, 256)) {
+                String expected = session.generate(prompt, new Generation(SamplerSettings.greedy(), 6, List.of()), s -> { },
+                        () -> false).text();
+                JsonNode message = third.get("choices").get(0).get("message");
+                assertThat(message.get("reasoning_content").asString() + message.get("content").asString())
+                        .isEqualTo(expected.replace("<think>", "").replace("</think>", ""));
+            }
+        }
+    }
+
     @Test
     void badRequestsGetTheirStatusAndAnErrorBody() throws Exception {
         String user = "{\"role\":\"user\",\"content\":\"hi\"}";
@@ -379,7 +413,7 @@ class ServerTest {
 
     @Test
     void requestsBeyondTheSlotsAndTheQueueGet429() throws Exception {
-        try (Server small = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 64, 0, KvCache.Type.F16, null))) {
+        try (Server small = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 64, 0, KvCache.Type.F16, null, 64L << 20))) {
             small.serve(Model.open(MODEL, 1), "small");
             String longReply = chatBody("Go on and on.", true).replace("\"max_tokens\":" + MAX_TOKENS, "\"max_tokens\":900");
             HttpResponse<InputStream> first = HTTP.send(HttpRequest.newBuilder(uri(small, "/v1/chat/completions"))
@@ -395,7 +429,7 @@ class ServerTest {
 
     @Test
     void anApiKeyIsRequiredWhenSetAndHealthAnswers503UntilTheModelIsServed() throws Exception {
-        try (Server locked = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, "s3cret"))) {
+        try (Server locked = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, "s3cret", 64L << 20))) {
             HttpResponse<String> loading = HTTP.send(HttpRequest.newBuilder(uri(locked, "/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(loading.statusCode()).isEqualTo(503);

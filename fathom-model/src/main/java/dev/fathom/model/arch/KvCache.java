@@ -117,6 +117,45 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
+    /** Bytes that {@link #save} writes for {@code count} positions. */
+    public long bytesFor(int count) {
+        return bytesPerToken() * count;
+    }
+
+    /**
+     * Copies positions [{@code from}, {@code from + count}) of {@code slot}, every layer's keys and
+     * values, into {@code dst} (at least {@link #bytesFor} bytes): for a prefix cache that outlives
+     * the slot's next sequence.
+     */
+    public void save(int slot, int from, int count, MemorySegment dst) {
+        transfer(slot, from, count, dst, true);
+    }
+
+    /** Copies what {@link #save} wrote back into positions [{@code from}, {@code from + count}) of {@code slot}. */
+    public void restore(int slot, int from, int count, MemorySegment src) {
+        transfer(slot, from, count, src, false);
+    }
+
+    private void transfer(int slot, int from, int count, MemorySegment other, boolean out) {
+        if (slot < 0 || slot >= slots || from < 0 || count < 0 || from + count > contextLength) {
+            throw new IndexOutOfBoundsException("positions " + from + " + " + count + " of slot " + slot);
+        }
+        long at = 0;
+        for (int l = 0; l < keys.length; l++) {
+            for (MemorySegment[] part : new MemorySegment[][] {keys, values}) {
+                int width = part == keys ? keyWidth : valueWidth;
+                long bytes = (long) type.bytes * count * width;
+                long row = row(slot, from, width);
+                if (out) {
+                    MemorySegment.copy(part[l], row, other, at, bytes);
+                } else {
+                    MemorySegment.copy(other, at, part[l], row, bytes);
+                }
+                at += bytes;
+            }
+        }
+    }
+
     /** Checks that a batch only touches existing slots and positions. */
     void check(Batch batch) {
         for (int i = 0; i < batch.size(); i++) {
