@@ -7,19 +7,8 @@ import org.junit.jupiter.api.Test;
 
 class ReasoningParserTest {
     private static String[] parse(boolean opened, String output, Random random) {
-        StringBuilder reasoning = new StringBuilder();
-        StringBuilder content = new StringBuilder();
-        ReasoningParser parser = new ReasoningParser(opened, new ReasoningParser.Sink() {
-            @Override
-            public void reasoning(String text) {
-                reasoning.append(text);
-            }
-
-            @Override
-            public void content(String text) {
-                content.append(text);
-            }
-        });
+        ReasoningParser.Collector parts = new ReasoningParser.Collector();
+        ReasoningParser parser = new ReasoningParser(opened, parts);
         int at = 0;
         while (at < output.length()) {
             int n = Math.min(output.length() - at, 1 + random.nextInt(5));
@@ -27,7 +16,7 @@ class ReasoningParserTest {
             at += n;
         }
         parser.finish();
-        return new String[] {reasoning.toString(), content.toString()};
+        return new String[] {parts.reasoning(), parts.content()};
     }
 
     @Test
