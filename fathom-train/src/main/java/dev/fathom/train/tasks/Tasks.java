@@ -1,0 +1,105 @@
+package dev.fathom.train.tasks;
+
+import dev.fathom.train.tasks.Problem.Family;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Problems of every family, phrased as a user would ask them, drawn from a seed. One problem in
+ * {@value #HELD_OUT_ONE_IN} is held out (by a hash of its operands, whatever its phrasing): the
+ * training draws never produce it, evaluation draws only it, so accuracy is measured on problems
+ * the model has not seen.
+ */
+public final class Tasks {
+    static final int HELD_OUT_ONE_IN = 10;
+
+    private static final String[] ADD = {"What is %d + %d?", "Compute %d + %d.", "Add %d and %d.",
+        "What is the sum of %d and %d?", "%d + %d = ?"};
+    private static final String[] SUBTRACT = {"What is %d - %d?", "Compute %d - %d.", "What is %d minus %d?",
+        "%d - %d = ?"};
+    /** "Subtract b from a" names the operands the other way round. */
+    private static final String SUBTRACT_FROM = "Subtract %2$d from %1$d.";
+    private static final String[] MULTIPLY = {"What is %d × %d?", "Compute %d × %d.", "Multiply %d by %d.",
+        "What is %d times %d?", "What is %d * %d?"};
+
+    private Tasks() {
+    }
+
+    /** A problem of {@code family} whose operands have {@code digits} digits (addition and subtraction). */
+    public static Problem any(Family family, int digits, SplittableRandom random) {
+        long a;
+        long b;
+        switch (family) {
+            case ADDITION, SUBTRACTION -> {
+                a = number(digits, random);
+                b = number(digits, random);
+            }
+            case MULTIPLICATION_2X1 -> {
+                a = number(2, random);
+                b = 2 + random.nextInt(8);
+            }
+            case MULTIPLICATION_2X2 -> {
+                a = number(2, random);
+                b = number(2, random);
+            }
+            default -> throw new AssertionError(family);
+        }
+        String question;
+        if (family == Family.SUBTRACTION && random.nextInt(SUBTRACT.length + 1) == 0) {
+            question = String.format(SUBTRACT_FROM, a, b);
+        } else {
+            String[] forms = switch (family) {
+                case ADDITION -> ADD;
+                case SUBTRACTION -> SUBTRACT;
+                case MULTIPLICATION_2X1, MULTIPLICATION_2X2 -> MULTIPLY;
+            };
+            question = String.format(forms[random.nextInt(forms.length)], a, b);
+        }
+        return new Problem(family, a, b, question);
+    }
+
+    /** A problem for training: never a held-out one. */
+    public static Problem training(Family family, int digits, SplittableRandom random) {
+        while (true) {
+            Problem p = any(family, digits, random);
+            if (!isHeldOut(p)) {
+                return p;
+            }
+        }
+    }
+
+    /** {@code count} distinct held-out problems, for evaluation. */
+    public static List<Problem> heldOut(Family family, int digits, int count, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        List<Problem> out = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int tries = 0; out.size() < count; tries++) {
+            if (tries > 1000 * count) {
+                throw new IllegalArgumentException("fewer than " + count + " held-out " + family + " problems of "
+                        + digits + " digits exist");
+            }
+            Problem p = any(family, digits, random);
+            if (isHeldOut(p) && seen.add(p.expression())) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code p} belongs to the held-out set: decided by its family and operands alone. */
+    public static boolean isHeldOut(Problem p) {
+        long h = (p.family().ordinal() + 1) * 0x9E3779B97F4A7C15L ^ p.a() * 0xBF58476D1CE4E5B9L ^ p.b() * 0x94D049BB133111EBL;
+        h ^= h >>> 31;
+        h *= 0xD6E8FEB86659FD93L;
+        h ^= h >>> 32;
+        return Math.floorMod(h, HELD_OUT_ONE_IN) == 0;
+    }
+
+    /** A number of exactly {@code digits} digits. */
+    private static long number(int digits, SplittableRandom random) {
+        long low = digits == 1 ? 0 : (long) Math.pow(10, digits - 1);
+        long high = (long) Math.pow(10, digits);
+        return random.nextLong(low, high);
+    }
+}
