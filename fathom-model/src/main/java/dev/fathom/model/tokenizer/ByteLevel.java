@@ -6,7 +6,7 @@ package dev.fathom.model.tokenizer;
  * 68 others (controls, space, DEL, NBSP, soft hyphen) map in order to U+0100 onwards, which is
  * why a space shows up as 'Ġ' (U+0120) and a newline as 'Ċ' (U+010A) in vocabularies.
  */
-final class ByteLevel {
+public final class ByteLevel {
     private static final char[] BYTE_TO_CHAR = new char[256];
     private static final int[] CHAR_TO_BYTE = new int[0x144];
 
@@ -25,7 +25,7 @@ final class ByteLevel {
     }
 
     /** The UTF-8 bytes of a piece, each written as its byte-level character. */
-    static String encode(byte[] utf8) {
+    public static String encode(byte[] utf8) {
         char[] out = new char[utf8.length];
         for (int i = 0; i < utf8.length; i++) {
             out[i] = BYTE_TO_CHAR[utf8[i] & 0xFF];

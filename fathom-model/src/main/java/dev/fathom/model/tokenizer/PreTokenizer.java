@@ -128,6 +128,19 @@ public final class PreTokenizer {
         return kind.addBos;
     }
 
+    /** The pieces of {@code text}, in order: what BPE encodes one by one (and what a BPE trainer counts). */
+    public List<String> pieces(String text) {
+        int[] cps = text.codePoints().toArray();
+        int[] bounds = split(cps);
+        List<String> out = new ArrayList<>(bounds.length);
+        for (int i = 0; i + 1 < bounds.length; i++) {
+            if (bounds[i] < bounds[i + 1]) {
+                out.add(new String(cps, bounds[i], bounds[i + 1] - bounds[i]));
+            }
+        }
+        return out;
+    }
+
     /** Splits code points into pieces; returns the piece boundaries, starting with 0 and ending with the length. */
     int[] split(int[] cps) {
         int[] bounds = {0, cps.length};
