@@ -67,9 +67,9 @@ public final class Scheduler implements AutoCloseable {
     public enum Format {
         /** Free text. */
         TEXT,
-        /** One JSON value, enforced token by token. */
+        /** One JSON object, enforced token by token. */
         JSON,
-        /** Free reasoning up to {@code </think>}, then one JSON value. */
+        /** Free reasoning up to {@code </think>}, then one JSON object. */
         JSON_AFTER_REASONING
     }
 
@@ -314,7 +314,7 @@ public final class Scheduler implements AutoCloseable {
         slot.pending = false;
         slot.reply = new Reply(tokenizer, job.generation, job.listener::onText);
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
-        slot.json = job.options.format() == Format.TEXT ? null : new JsonGrammar();
+        slot.json = job.options.format() == Format.TEXT ? null : JsonGrammar.object();
         slot.reasoning = job.options.format() == Format.JSON_AFTER_REASONING;
         if (slot.json != null && jsonConstraint == null) {
             jsonConstraint = new JsonConstraint(tokenizer);

@@ -5,9 +5,9 @@ import dev.fathom.model.tokenizer.Tokenizer;
 /**
  * JSON mode: before each sampling step, the logits of every token that would break the JSON
  * document are set to minus infinity, so that whatever the sampler picks, the reply parses.
- * An end-of-generation token is allowed only once the document is complete. When the tokens
- * left (to the reply's limit or the context's end) are barely enough to close what is open, only
- * tokens that bring the end closer remain, so a reply cut by its limit still parses.
+ * An end-of-generation token is allowed only once the document is complete. No token may open
+ * more than the tokens left after it (to the reply's limit or the context's end) can close, so
+ * a reply cut by its limit still parses.
  *
  * <p>Not thread-safe: one per engine thread.
  */
@@ -55,7 +55,9 @@ public final class JsonConstraint {
     public void mask(float[] logits, int offset, JsonGrammar state, int tokensLeft) {
         boolean complete = state.complete();
         int need = state.bytesToComplete();
-        boolean closing = tokensLeft >= 0 && tokensLeft <= need + 1;
+        // A token may leave at most as many bytes to close as tokens will be left after it: the
+        // closers are single-byte tokens, so the document can always be finished in time.
+        int room = tokensLeft < 0 ? Integer.MAX_VALUE : tokensLeft - 1;
         boolean done = complete && need == 0 && !state.canGrow();
         boolean inString = state.inString();
         boolean[] allowed = this.allowed;
@@ -67,11 +69,11 @@ public final class JsonConstraint {
             }
             for (int id : byFirstByte[b]) {
                 if (inString && plain[id]) {
-                    allowed[id] = !closing; // the string goes on, no closer to its end
+                    allowed[id] = need <= room; // the string goes on, no closer to its end
                     continue;
                 }
                 scratch.copyFrom(state);
-                allowed[id] = scratch.accept(bytes[id], 0, bytes[id].length) && (!closing || scratch.bytesToComplete() < need);
+                allowed[id] = scratch.accept(bytes[id], 0, bytes[id].length) && scratch.bytesToComplete() <= room;
             }
         }
         for (int id = 0; id < bytes.length; id++) {

@@ -45,6 +45,8 @@ public final class JsonGrammar {
     private static final byte[] NULL = "null".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     private final byte[] stack = new byte[MAX_DEPTH];
+    private boolean objectOnly; // the document must be an object, as OpenAI's json_object mode promises
+    private boolean started; // a byte other than whitespace has been read
     private int depth;
     private State state = State.VALUE;
     private boolean key; // the string being read is an object's key
@@ -52,9 +54,22 @@ public final class JsonGrammar {
     private int pending;
     private int spaces;
 
+    /** A recognizer of any JSON value. */
+    public JsonGrammar() {
+    }
+
+    /** A recognizer of a JSON object (the document's top level must be one). */
+    public static JsonGrammar object() {
+        JsonGrammar g = new JsonGrammar();
+        g.objectOnly = true;
+        return g;
+    }
+
     /** Makes this recognizer's state a copy of {@code other}'s. */
     public void copyFrom(JsonGrammar other) {
         System.arraycopy(other.stack, 0, stack, 0, other.depth);
+        objectOnly = other.objectOnly;
+        started = other.started;
         depth = other.depth;
         state = other.state;
         key = other.key;
@@ -101,6 +116,12 @@ public final class JsonGrammar {
             return ++spaces <= MAX_SPACE;
         }
         spaces = 0;
+        if (!started) {
+            started = true;
+            if (objectOnly && c != '{') {
+                return false;
+            }
+        }
         switch (state) {
             case VALUE, FIRST_ELEMENT_OR_END -> {
                 if (state == State.FIRST_ELEMENT_OR_END && c == ']') {
@@ -205,12 +226,12 @@ public final class JsonGrammar {
     /**
      * The fewest bytes that would complete the document from here: closing the string, finishing
      * a literal or a number, giving a pending value (the shortest is {@code 0}), and closing every
-     * open object and array. Generation that runs short of tokens only takes tokens that lower it.
+     * open object and array. Generation never opens more than the tokens it has left can close.
      */
     public int bytesToComplete() {
         int closers = depth;
         return closers + switch (state) {
-            case VALUE -> 1; // 0
+            case VALUE -> objectOnly && !started ? 2 : 1; // {} or 0
             case KEY -> 4; // "":0
             case FIRST_ELEMENT_OR_END, FIRST_KEY_OR_END, AFTER_VALUE, DONE, ZERO, INTEGER, FRACTION, EXPONENT_DIGITS -> 0;
             case COLON -> 2; // :0

@@ -57,15 +57,26 @@ public final class Sampler {
             n = keep;
         }
         softmax(logits, offset, n, settings.temperature());
-        double r = random.nextDouble();
-        double cumulative = 0;
+        // Drawn against the probabilities' own sum: over a whole vocabulary the float sum falls
+        // short of 1, and a draw past it must not land on a token of probability 0 (one a
+        // grammar ruled out, at minus infinity).
+        double total = 0;
         for (int i = 0; i < n; i++) {
-            cumulative += probabilities[i];
-            if (r < cumulative) {
-                return order[i];
+            total += probabilities[i];
+        }
+        double r = random.nextDouble() * total;
+        double cumulative = 0;
+        int last = 0;
+        for (int i = 0; i < n; i++) {
+            if (probabilities[i] > 0) {
+                cumulative += probabilities[i];
+                last = i;
+                if (r < cumulative) {
+                    return order[i];
+                }
             }
         }
-        return order[n - 1];
+        return order[last];
     }
 
     private void applyPenalties(float[] logits, int offset, int[] history, int historyLength) {

@@ -41,6 +41,21 @@ class JsonGrammarTest {
     }
 
     @Test
+    void anObjectGrammarTakesOnlyAnObject() {
+        for (String text : new String[] {"{}", " {\"a\": [1]}"}) {
+            JsonGrammar g = JsonGrammar.object();
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            assertThat(g.accept(b, 0, b.length) && g.complete()).as(text).isTrue();
+        }
+        for (String text : new String[] {"[]", "1", "\"s\"", "null"}) {
+            JsonGrammar g = JsonGrammar.object();
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            assertThat(g.accept(b, 0, b.length)).as(text).isFalse();
+        }
+        assertThat(JsonGrammar.object().bytesToComplete()).isEqualTo(2);
+    }
+
+    @Test
     void bytesToCompleteNeverExceedsWhatAShortestCompletionTakes() {
         // After each prefix of a document, appending the completion the count implies gives JSON.
         String[] documents = {"{\"key\": [1, -2.5e3, \"s\\u00e9\", {\"x\": true}], \"k2\": null}", "[[\"a\", {\"b\": [0]}]]"};
@@ -64,7 +79,7 @@ class JsonGrammarTest {
         g.copyFrom(state);
         while (!(g.complete() && g.bytesToComplete() == 0)) {
             boolean moved = false;
-            for (char c : "0\"}]:nuetrlafs\\".toCharArray()) {
+            for (char c : "0\"}]:nuetrlafs\\{".toCharArray()) {
                 JsonGrammar next = new JsonGrammar();
                 next.copyFrom(g);
                 if (next.accept((byte) c) && next.bytesToComplete() < g.bytesToComplete()) {
@@ -98,8 +113,8 @@ class JsonGrammarTest {
         int steps = 0;
         for (int seed = 0; seed < 100; seed++) {
             SplittableRandom random = new SplittableRandom(seed);
-            int budget = 8 + random.nextInt(40);
-            JsonGrammar state = new JsonGrammar();
+            int budget = 2 + random.nextInt(40);
+            JsonGrammar state = seed % 2 == 0 ? new JsonGrammar() : JsonGrammar.object();
             Sampler sampler = new Sampler(new SamplerSettings(1f, 40, 1f, 0f, 1f, 64, 0f, 0f, seed), vocabulary);
             Reply reply = new Reply(tokenizer, new Generation(SamplerSettings.greedy(), budget, List.of()), s -> { });
             int[] history = new int[budget];
