@@ -129,9 +129,7 @@ final class Completion {
             Scheduler.Format format = !request.json() ? Scheduler.Format.TEXT
                     : opensThinking ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
             for (int i = 0; i < request.n(); i++) {
-                SamplerSettings s = request.sampler();
-                SamplerSettings seeded = new SamplerSettings(s.temperature(), s.topK(), s.topP(), s.minP(), s.repeatPenalty(),
-                        s.repeatLastN(), s.presencePenalty(), s.frequencyPenalty(), s.seed() + i);
+                SamplerSettings seeded = request.sampler().withSeed(request.sampler().seed() + i);
                 Choice choice = new Choice(i);
                 choices.add(choice);
                 choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),

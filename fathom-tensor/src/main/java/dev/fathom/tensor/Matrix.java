@@ -37,6 +37,12 @@ public record Matrix(String name, GgmlType type, MemorySegment data, int rows, i
         return type.bytesFor(cols);
     }
 
+    /** Rows [{@code first}, {@code first + count}) as a matrix of their own, in place; block scales go with them. */
+    public Matrix rows(String name, int first, int count) {
+        return new Matrix(name, type, data.asSlice(first * rowBytes(), count * rowBytes()), count, cols,
+                scales == null ? null : scales.fromRow(first));
+    }
+
     /** Decodes row {@code row} into {@code dst} from {@code dstOffset}. */
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
         kernel().dequantize(data, row * rowBytes(), dst, dstOffset, cols);

@@ -145,14 +145,10 @@ public final class DeepSeek2 implements LanguageModel {
             return gguf.matrices(b + "attn_v_b.weight", c.kvLoraRank(), c.valueDim(), c.heads());
         }
         Matrix kv = unsplit(gguf, c, b);
-        long rowBytes = kv.rowBytes();
         int stride = c.nopeDim() + c.valueDim();
         Matrix[] heads = new Matrix[c.heads()];
         for (int h = 0; h < heads.length; h++) {
-            int first = h * stride + c.nopeDim();
-            MemorySegment rows = kv.data().asSlice(first * rowBytes, c.valueDim() * rowBytes);
-            heads[h] = new Matrix(b + "attn_kv_b.weight[" + h + "]", kv.type(), rows, c.valueDim(), kv.cols(),
-                    kv.scales() == null ? null : kv.scales().fromRow(first));
+            heads[h] = kv.rows(b + "attn_kv_b.weight[" + h + "]", h * stride + c.nopeDim(), c.valueDim());
         }
         return heads;
     }

@@ -47,6 +47,12 @@ public record SamplerSettings(
         }
     }
 
+    /** These settings with another seed. */
+    public SamplerSettings withSeed(long newSeed) {
+        return new SamplerSettings(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
+                frequencyPenalty, newSeed);
+    }
+
     public boolean isGreedy() {
         return temperature <= 0;
     }

@@ -1,5 +1,7 @@
 package dev.fathom.model.generate;
 
+import dev.fathom.tensor.kernel.VectorMath;
+
 /**
  * The log-probabilities of one sampling step, as the API reports them: the chosen token's, and
  * the {@code k} most likely tokens' with theirs, from the distribution the sampler drew from
@@ -9,15 +11,7 @@ public record TokenLogprobs(int token, float logprob, int[] top, float[] topLogp
 
     /** The log-softmax of {@code logits[offset, offset + n)} at {@code token}, and its {@code k} largest entries. */
     public static TokenLogprobs of(float[] logits, int offset, int n, int token, int k) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        float logSum = max + (float) Math.log(sum);
+        float logSum = (float) VectorMath.logSumExp(logits, offset, n);
         int[] top = new int[k];
         float[] values = new float[k];
         int kept = 0;

@@ -165,11 +165,10 @@ public final class GgufFile implements ModelFile {
                     + cols + ", " + rows + ", " + count + "]");
         }
         requireKernels(t);
-        MemorySegment all = data(t);
-        long bytes = rows * t.type().bytesFor(cols);
+        Matrix all = new Matrix(name, t.type(), data(t), (int) (rows * count), (int) cols);
         Matrix[] out = new Matrix[count];
         for (int i = 0; i < count; i++) {
-            out[i] = new Matrix(name + "[" + i + "]", t.type(), all.asSlice(i * bytes, bytes), (int) rows, (int) cols);
+            out[i] = all.rows(name + "[" + i + "]", (int) (i * rows), (int) rows);
         }
         return out;
     }

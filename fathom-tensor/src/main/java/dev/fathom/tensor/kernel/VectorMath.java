@@ -86,6 +86,19 @@ public final class VectorMath {
     }
 
     /** Softmax of {@code x[from, from + n)} in place: exponentials of x − max, divided by their sum. */
+    /** log Σ exp(x[i]) over {@code x[from, from + n)}, in double, the largest term factored out. */
+    public static double logSumExp(float[] x, int from, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = from; i < from + n; i++) {
+            max = Math.max(max, x[i]);
+        }
+        double sum = 0;
+        for (int i = from; i < from + n; i++) {
+            sum += Math.exp(x[i] - max);
+        }
+        return max + Math.log(sum);
+    }
+
     public static void softmax(float[] x, int from, int n) {
         int end = from + n;
         FloatVector largest = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);

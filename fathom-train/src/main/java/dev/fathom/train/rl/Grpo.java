@@ -1,5 +1,7 @@
 package dev.fathom.train.rl;
 
+import dev.fathom.tensor.kernel.VectorMath;
+
 /**
  * The arithmetic of GRPO (DeepSeekMath, R1) and of the variants that followed: group-normalised
  * advantages, per-token weights, and one token's loss with its gradient with respect to the
@@ -83,15 +85,8 @@ public final class Grpo {
      */
     public static double tokenLoss(float[] logits, int offset, int vocab, int token, double oldLogprob, double refLogprob,
             double advantage, Clip clip, double beta, double weight, float[] grad, int gradOffset) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        double logprob = logits[offset + token] - max - Math.log(sum);
+        double logSum = VectorMath.logSumExp(logits, offset, vocab);
+        double logprob = logits[offset + token] - logSum;
         double ratio = Math.exp(logprob - oldLogprob);
         double unclipped = ratio * advantage;
         double clipped = Math.clamp(ratio, 1 - clip.low(), 1 + clip.high()) * advantage;
@@ -106,7 +101,7 @@ public final class Grpo {
         }
         double c = weight * ((flows ? advantage * ratio : 0) - beta * klSlope);
         for (int i = 0; i < vocab; i++) {
-            double p = Math.exp(logits[offset + i] - max) / sum;
+            double p = Math.exp(logits[offset + i] - logSum);
             grad[gradOffset + i] += (float) (c * (p - (i == token ? 1 : 0)));
         }
         return -weight * (surrogate - beta * kl);
