@@ -133,7 +133,7 @@ final class Completion {
                 Choice choice = new Choice(i);
                 choices.add(choice);
                 choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),
-                        new Scheduler.Options(format, request.topLogprobs()), choice);
+                        new Scheduler.Options(format, request.schema(), request.topLogprobs()), choice);
             }
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable(chat ? "messages" : "suffix", e.getMessage()));

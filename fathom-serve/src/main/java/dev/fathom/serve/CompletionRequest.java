@@ -1,6 +1,7 @@
 package dev.fathom.serve;
 
 import dev.fathom.model.chat.ChatMessage;
+import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.SamplerSettings;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,13 +21,14 @@ import tools.jackson.databind.JsonNode;
  * @param n how many replies (choices) to generate, each with its own seed (the request's, plus its index)
  * @param maxTokens the most tokens to generate; -1 until the context is full
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
- * @param json whether the answer must be one JSON value ({@code response_format} {@code json_object})
+ * @param json whether the answer must be one JSON object ({@code response_format} {@code json_object} or {@code json_schema})
+ * @param schema the schema the object must follow ({@code json_schema}); null: any object
  * @param topLogprobs with {@code logprobs}, how many of the most likely tokens to report at each
  *     step besides the chosen one ({@code top_logprobs}); -1 without {@code logprobs}
  */
 public record CompletionRequest(String model, List<ChatMessage> messages, String prompt, String suffix, boolean echo,
         int n, boolean stream, boolean includeUsage, int maxTokens, SamplerSettings sampler, List<String> stop,
-        Boolean thinking, boolean json, int topLogprobs) {
+        Boolean thinking, boolean json, JsonSchema schema, int topLogprobs) {
 
     /** The most choices one request may ask for. */
     static final int MAX_CHOICES = 16;
@@ -66,13 +68,16 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         }
         JsonNode format = body.get("response_format");
         boolean json = false;
+        JsonSchema schema = null;
         if (format != null && !format.isNull()) {
             String type = format.path("type").asString("");
             switch (type) {
                 case "text" -> { }
                 case "json_object" -> json = true;
-                case "json_schema" -> throw ApiError.unprocessable("response_format",
-                        "response_format json_schema is not supported yet (json_object is)");
+                case "json_schema" -> {
+                    json = true;
+                    schema = schema(format.get("json_schema"));
+                }
                 default -> throw ApiError.invalid("response_format",
                         "response_format.type must be text, json_object or json_schema");
             }
@@ -113,7 +118,28 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
         return new CompletionRequest(string(body, "model"), messages, prompt, suffix, echo, n, bool(body, "stream", false),
                 includeUsage, maxTokens,
-                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json, topLogprobs);
+                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json, schema, topLogprobs);
+    }
+
+    /** {@code response_format.json_schema}: {@code {name, schema, strict, description}}, its schema compiled. */
+    private static JsonSchema schema(JsonNode format) {
+        String where = "response_format.json_schema";
+        if (format == null || !format.isObject()) {
+            throw ApiError.invalid(where, where + " must be an object with a name and a schema");
+        }
+        JsonNode name = format.get("name");
+        if (name == null || !name.isString() || !name.asString().matches("[A-Za-z0-9_-]{1,64}")) {
+            throw ApiError.invalid(where + ".name", where + ".name must be 1 to 64 letters, digits, _ or -");
+        }
+        JsonNode schema = format.get("schema");
+        if (schema == null || schema.isNull()) {
+            return null; // no schema: any object, as with json_object
+        }
+        try {
+            return JsonSchema.compile(schema);
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid(where + ".schema", "invalid JSON schema: " + e.getMessage());
+        }
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

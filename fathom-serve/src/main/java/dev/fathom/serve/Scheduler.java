@@ -8,6 +8,7 @@ import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
 import dev.fathom.model.generate.JsonConstraint;
 import dev.fathom.model.generate.JsonGrammar;
+import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.Reply;
 import dev.fathom.model.generate.Sampler;
 import dev.fathom.model.generate.TokenLogprobs;
@@ -74,10 +75,11 @@ public final class Scheduler implements AutoCloseable {
     }
 
     /**
-     * How a reply is generated beyond its sampling: its shape, and how many of the most likely
-     * tokens' log-probabilities to report at each step (-1: none, 0: the chosen token's only).
+     * How a reply is generated beyond its sampling: its shape (in JSON formats, the schema its
+     * object follows; null: any object), and how many of the most likely tokens'
+     * log-probabilities to report at each step (-1: none, 0: the chosen token's only).
      */
-    public record Options(Format format, int topLogprobs) {
+    public record Options(Format format, JsonSchema schema, int topLogprobs) {
     }
 
     /** A submitted request; {@link #cancel()} ends it at the next step and frees its slot. */
@@ -314,7 +316,8 @@ public final class Scheduler implements AutoCloseable {
         slot.pending = false;
         slot.reply = new Reply(tokenizer, job.generation, job.listener::onText);
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
-        slot.json = job.options.format() == Format.TEXT ? null : JsonGrammar.object();
+        slot.json = job.options.format() == Format.TEXT ? null
+                : job.options.schema() == null ? JsonGrammar.object() : JsonGrammar.of(job.options.schema());
         slot.reasoning = job.options.format() == Format.JSON_AFTER_REASONING;
         if (slot.json != null && jsonConstraint == null) {
             jsonConstraint = new JsonConstraint(tokenizer);

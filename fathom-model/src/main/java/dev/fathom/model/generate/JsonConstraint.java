@@ -4,7 +4,8 @@ import dev.fathom.model.tokenizer.Tokenizer;
 
 /**
  * JSON mode: before each sampling step, the logits of every token that would break the JSON
- * document are set to minus infinity, so that whatever the sampler picks, the reply parses.
+ * document (or leave its schema) are set to minus infinity, so that whatever the sampler picks,
+ * the reply parses.
  * An end-of-generation token is allowed only once the document is complete. No token may open
  * more than the tokens left after it (to the reply's limit or the context's end) can close, so
  * a reply cut by its limit still parses.
@@ -76,6 +77,12 @@ public final class JsonConstraint {
                 allowed[id] = scratch.accept(bytes[id], 0, bytes[id].length) && scratch.bytesToComplete() <= room;
             }
         }
+        if (!done && !anyAllowed()) {
+            // No token keeps the document closable in the tokens left (a limit below what the schema
+            // needs): go on by the grammar alone; only the limit can then cut the document.
+            mask(logits, offset, state, -1);
+            return;
+        }
         for (int id = 0; id < bytes.length; id++) {
             if (tokenizer.isEndOfGeneration(id)) {
                 allowed[id] = complete;
@@ -84,6 +91,15 @@ public final class JsonConstraint {
                 logits[offset + id] = Float.NEGATIVE_INFINITY;
             }
         }
+    }
+
+    private boolean anyAllowed() {
+        for (boolean a : allowed) {
+            if (a) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isPlain(byte[] token) {
