@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // OpenAI's official Node SDK against a Fathom server, as an application would use it.
 // Usage: node openai-client.mjs BASE_URL API_KEY
-// Prints one JSON object: the model list, a whole reply, and a streamed one (its deltas joined).
+// Prints one JSON object: the model list, a whole reply, a streamed one (its deltas joined), a
+// function call (whole, and streamed through the SDK's own accumulating helper) with its result
+// sent back for the next turn, and an error.
 import OpenAI from "openai";
 
 const [baseURL, apiKey] = process.argv.slice(2);
@@ -29,6 +31,32 @@ for await (const chunk of stream) {
     }
 }
 
+const tools = [{
+    type: "function",
+    function: {
+        name: "get_weather", description: "The weather in a city",
+        parameters: {
+            type: "object", additionalProperties: false, required: ["city", "unit"],
+            properties: { city: { type: "string" }, unit: { enum: ["celsius", "fahrenheit"] } }
+        }
+    }
+}];
+const ask = [{ role: "user", content: "What is the weather in Paris?" }];
+const called = await client.chat.completions.create({
+    model: "deepseek-chat", messages: ask, tools, tool_choice: "required", temperature: 0, max_tokens: 64
+});
+// The SDK's stream helper rebuilds each call from its deltas, and throws on a malformed one.
+const runner = client.chat.completions.stream({
+    model: "deepseek-chat", messages: ask, tools, tool_choice: { type: "function", function: { name: "get_weather" } },
+    temperature: 0, max_tokens: 64
+});
+const streamedCall = await runner.finalChatCompletion();
+const call = called.choices[0].message.tool_calls[0];
+const answered = await client.chat.completions.create({
+    model: "deepseek-chat", temperature: 0, max_tokens: 8, tools,
+    messages: [...ask, called.choices[0].message, { role: "tool", tool_call_id: call.id, content: "{\"celsius\": 21}" }]
+});
+
 let status = null;
 try {
     await client.chat.completions.create({ model: "x", messages: [], max_tokens: 4 });
@@ -45,5 +73,12 @@ console.log(JSON.stringify({
         usage: whole.usage
     },
     streamed: { content, reasoning, finish, usage, chunks },
+    call: {
+        finish: called.choices[0].finish_reason, name: call.function.name, arguments: JSON.parse(call.function.arguments),
+        streamedName: streamedCall.choices[0].message.tool_calls[0].function.name,
+        streamedArguments: JSON.parse(streamedCall.choices[0].message.tool_calls[0].function.arguments),
+        answerFinish: answered.choices[0].finish_reason, answerPromptTokens: answered.usage.prompt_tokens,
+        promptTokens: called.usage.prompt_tokens
+    },
     error: status
 }));

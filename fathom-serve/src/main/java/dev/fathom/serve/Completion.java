@@ -3,6 +3,9 @@ package dev.fathom.serve;
 import dev.fathom.model.arch.ContextOverflowException;
 import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ReasoningParser;
+import dev.fathom.model.chat.ToolCallParser;
+import dev.fathom.model.chat.ToolSyntax;
+import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
 import dev.fathom.model.generate.SamplerSettings;
@@ -58,6 +61,36 @@ final class Completion {
     private record Token(int choice, TokenLogprobs logprobs) implements Event {
     }
 
+    /** Where one choice's parsed reply goes: its reasoning, its content and its function calls. */
+    private interface Output extends ReasoningParser.Sink, ToolCallParser.Sink {
+        @Override
+        default void callStarted(int index, String name) {
+        }
+
+        @Override
+        default void arguments(int index, String fragment) {
+        }
+    }
+
+    /** The function calls of one choice, with the ids the server gives them. */
+    private static final class Calls {
+        final List<String> ids = new ArrayList<>();
+        final List<String> names = new ArrayList<>();
+        final List<StringBuilder> arguments = new ArrayList<>();
+
+        String start(String name) {
+            String callId = "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+            ids.add(callId);
+            names.add(name);
+            arguments.add(new StringBuilder());
+            return callId;
+        }
+
+        boolean any() {
+            return !ids.isEmpty();
+        }
+    }
+
     /** One reply of the request: its events go to the shared queue, marked with its index. */
     private final class Choice implements Scheduler.Listener {
         final int index;
@@ -67,6 +100,7 @@ final class Completion {
         final List<TokenLogprobs> pending = new ArrayList<>();
         /** Log-probabilities of the answer's tokens, for a whole reply. */
         final List<TokenLogprobs> content = new ArrayList<>();
+        final Calls calls = new Calls();
 
         Choice(int index) {
             this.index = index;
@@ -102,6 +136,10 @@ final class Completion {
     private final List<Choice> choices = new ArrayList<>();
     private final String id;
     private final long created = System.currentTimeMillis() / 1000;
+    /** How the model writes function calls, when the request offers functions. */
+    private ToolSyntax toolSyntax;
+    /** What the reply was made to start with: the beginning of a call that the request forces ("" if none). */
+    private String forcedStart = "";
 
     Completion(Engine engine, CompletionRequest request, ServerResponse response) {
         this.engine = engine;
@@ -120,20 +158,45 @@ final class Completion {
                 if (request.thinking() != null) {
                     template = template.withThinking(request.thinking());
                 }
-                prompt = engine.model().chatTokens(template.render(request.messages(), true));
-                opensThinking = template.opensThinking();
+                CompletionRequest.Tools tools = request.tools();
+                String text = template.render(request.messages(), tools == null ? List.of() : tools.offered(), true);
+                opensThinking = template.opensThinking(request.messages());
+                if (tools != null) {
+                    toolSyntax = template.toolSyntax();
+                    if (tools.required()) {
+                        // The reply starts as a call (of the named function, if one is), after any reasoning is closed.
+                        forcedStart = tools.forced() != null ? toolSyntax.prefix(tools.forced().name())
+                                : toolSyntax.sectionStart() + toolSyntax.callStart();
+                        text += (opensThinking ? template.closeThinking() : "") + forcedStart;
+                        opensThinking = false;
+                    }
+                }
+                CompletionRequest.Prefix prefix = request.prefix();
+                if (prefix != null) {
+                    // The reply goes on from the prefix: the reasoning's, if it gives one and the prompt opened a
+                    // think block; else the answer's, after that block is closed. The reply holds only what follows.
+                    if (opensThinking && prefix.reasoning() != null && prefix.content().isEmpty()) {
+                        text += prefix.reasoning();
+                    } else {
+                        text += (opensThinking ? template.closeThinking() : "") + prefix.content();
+                        opensThinking = false;
+                    }
+                }
+                prompt = engine.model().chatTokens(text);
             } else {
                 prompt = engine.model().tokenizer().encode(textPrompt(), true, true);
                 opensThinking = false;
             }
-            Scheduler.Format format = !request.json() ? Scheduler.Format.TEXT
+            boolean forcedArguments = request.tools() != null && request.tools().forced() != null;
+            Scheduler.Format format = !request.json() && !forcedArguments ? Scheduler.Format.TEXT
                     : opensThinking ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
+            JsonSchema schema = forcedArguments ? request.tools().forcedArguments() : request.schema();
             for (int i = 0; i < request.n(); i++) {
                 SamplerSettings seeded = request.sampler().withSeed(request.sampler().seed() + i);
                 Choice choice = new Choice(i);
                 choices.add(choice);
                 choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),
-                        new Scheduler.Options(format, request.schema(), request.topLogprobs()), choice);
+                        new Scheduler.Options(format, schema, request.topLogprobs(), toolSyntax != null), choice);
             }
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable(chat ? "messages" : "suffix", e.getMessage()));
@@ -171,13 +234,36 @@ final class Completion {
         return FIM_BEGIN + request.prompt() + FIM_HOLE + request.suffix() + FIM_END;
     }
 
-    /** Feeds one choice's text to where it goes: the reasoning parser of a chat reply, or straight on. */
-    private Consumer<String> intake(boolean opensThinking, ReasoningParser.Sink sink, List<Runnable> finishers) {
+    /**
+     * Feeds one choice's text to where it goes: for a chat reply, the reasoning parser, and its
+     * answer through the function-call parser when the request offers functions; else straight on.
+     */
+    private Consumer<String> intake(boolean opensThinking, Output out, List<Runnable> finishers) {
         if (!chat) {
-            return sink::content;
+            return out::content;
         }
-        ReasoningParser parser = new ReasoningParser(opensThinking, sink);
-        finishers.add(parser::finish);
+        if (toolSyntax == null) {
+            ReasoningParser parser = new ReasoningParser(opensThinking, out);
+            finishers.add(parser::finish);
+            return parser::push;
+        }
+        ToolCallParser calls = new ToolCallParser(toolSyntax, out);
+        calls.push(forcedStart);
+        ReasoningParser parser = new ReasoningParser(opensThinking, new ReasoningParser.Sink() {
+            @Override
+            public void reasoning(String text) {
+                out.reasoning(text);
+            }
+
+            @Override
+            public void content(String text) {
+                calls.push(text);
+            }
+        });
+        finishers.add(() -> {
+            parser.finish();
+            calls.finish();
+        });
         return parser::push;
     }
 
@@ -199,7 +285,7 @@ final class Completion {
             ReasoningParser.Collector collector = new ReasoningParser.Collector();
             Choice choice = choices.get(i);
             texts[i] = collector;
-            intakes.add(intake(opensThinking, new ReasoningParser.Sink() {
+            intakes.add(intake(opensThinking, new Output() {
                 @Override
                 public void reasoning(String text) {
                     collector.reasoning(text);
@@ -210,6 +296,18 @@ final class Completion {
                 public void content(String text) {
                     collector.content(text);
                     choice.content.addAll(choice.pending);
+                    choice.pending.clear();
+                }
+
+                @Override
+                public void callStarted(int index, String name) {
+                    choice.calls.start(name);
+                    choice.pending.clear();
+                }
+
+                @Override
+                public void arguments(int index, String fragment) {
+                    choice.calls.arguments.get(index).append(fragment);
                     choice.pending.clear();
                 }
             }, finishers));
@@ -238,7 +336,19 @@ final class Completion {
             if (chat) {
                 ObjectNode message = choice.putObject("message");
                 message.put("role", "assistant");
-                message.put("content", texts[i].content());
+                Calls calls = choices.get(i).calls;
+                if (calls.any() && texts[i].content().isEmpty()) {
+                    message.putNull("content"); // as OpenAI's API answers a turn that only calls functions
+                } else {
+                    message.put("content", texts[i].content());
+                }
+                if (calls.any()) {
+                    var toolCalls = message.putArray("tool_calls");
+                    for (int c = 0; c < calls.ids.size(); c++) {
+                        toolCalls.addObject().put("id", calls.ids.get(c)).put("type", "function").putObject("function")
+                                .put("name", calls.names.get(c)).put("arguments", calls.arguments.get(c).toString());
+                    }
+                }
                 if (!texts[i].reasoning().isEmpty() || opensThinking) {
                     message.put("reasoning_content", texts[i].reasoning());
                 } else {
@@ -252,7 +362,7 @@ final class Completion {
             } else {
                 choice.putNull("logprobs");
             }
-            choice.put("finish_reason", finishReason(choices.get(i).outcome.stopReason()));
+            choice.put("finish_reason", finishReason(choices.get(i)));
         }
         body.set("usage", usage(opensThinking));
         Server.sendJson(response, body);
@@ -277,7 +387,25 @@ final class Completion {
                     event(out, textChunk(index, request.prompt()));
                 }
                 Choice owner = choices.get(i);
-                intakes.add(intake(opensThinking, new ReasoningParser.Sink() {
+                intakes.add(intake(opensThinking, new Output() {
+                    @Override
+                    public void callStarted(int call, String name) {
+                        ObjectNode c = chunk(index);
+                        delta(c).putArray("tool_calls").addObject().put("index", call).put("id", owner.calls.start(name))
+                                .put("type", "function").putObject("function").put("name", name).put("arguments", "");
+                        owner.pending.clear();
+                        event(out, c);
+                    }
+
+                    @Override
+                    public void arguments(int call, String fragment) {
+                        ObjectNode c = chunk(index);
+                        delta(c).putArray("tool_calls").addObject().put("index", call).putObject("function")
+                                .put("arguments", fragment);
+                        owner.pending.clear();
+                        event(out, c);
+                    }
+
                     @Override
                     public void reasoning(String text) {
                         ObjectNode c = chunk(index);
@@ -320,7 +448,7 @@ final class Completion {
                         }
                         choices.get(d.choice()).outcome = d.outcome();
                         ObjectNode last = chat ? chunk(d.choice()) : textChunk(d.choice(), "");
-                        last.withArray("choices").get(0).asObject().put("finish_reason", finishReason(d.outcome().stopReason()));
+                        last.withArray("choices").get(0).asObject().put("finish_reason", finishReason(choices.get(d.choice())));
                         event(out, last);
                         done++;
                     }
@@ -440,7 +568,12 @@ final class Completion {
         }
     }
 
-    private static String finishReason(StopReason reason) {
+    /** Why a choice ended, in OpenAI's words: a reply that called functions and ended by itself ends in {@code tool_calls}. */
+    private static String finishReason(Choice choice) {
+        StopReason reason = choice.outcome.stopReason();
+        if (choice.calls.any() && reason != StopReason.MAX_TOKENS && reason != StopReason.CONTEXT_FULL) {
+            return "tool_calls";
+        }
         return switch (reason) {
             case END_OF_GENERATION, STOP_STRING, CANCELLED -> "stop";
             case MAX_TOKENS, CONTEXT_FULL -> "length";

@@ -1,6 +1,8 @@
 package dev.fathom.serve;
 
 import dev.fathom.model.chat.ChatMessage;
+import dev.fathom.model.chat.Tool;
+import dev.fathom.model.chat.ToolCall;
 import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.SamplerSettings;
 import java.util.ArrayList;
@@ -23,12 +25,33 @@ import tools.jackson.databind.JsonNode;
  * @param thinking whether the reply reasons first, where the model has both modes; null: the model's default
  * @param json whether the answer must be one JSON object ({@code response_format} {@code json_object} or {@code json_schema})
  * @param schema the schema the object must follow ({@code json_schema}); null: any object
+ * @param tools the functions the model may call, and whether and which it must; null: none
+ * @param prefix DeepSeek's chat prefix completion: the start of the reply, from a last assistant
+ *     message with {@code prefix: true} (taken out of {@code messages}); null: none
  * @param topLogprobs with {@code logprobs}, how many of the most likely tokens to report at each
  *     step besides the chosen one ({@code top_logprobs}); -1 without {@code logprobs}
  */
 public record CompletionRequest(String model, List<ChatMessage> messages, String prompt, String suffix, boolean echo,
         int n, boolean stream, boolean includeUsage, int maxTokens, SamplerSettings sampler, List<String> stop,
-        Boolean thinking, boolean json, JsonSchema schema, int topLogprobs) {
+        Boolean thinking, boolean json, JsonSchema schema, Tools tools, Prefix prefix, int topLogprobs) {
+
+    /**
+     * The text a reply must go on from: its answer so far, or (with {@code reasoning}, for
+     * reasoning models) its reasoning so far.
+     */
+    public record Prefix(String content, String reasoning) {
+    }
+
+    /**
+     * A request's {@code tools} and {@code tool_choice}: the functions described to the model; with
+     * {@code required} the reply must call one, and with a named function ({@code forced}) it calls
+     * that one, its arguments generated under the function's parameter schema.
+     */
+    public record Tools(List<Tool> offered, boolean required, Tool forced, JsonSchema forcedArguments) {
+    }
+
+    /** The most functions one request may offer, as OpenAI allows. */
+    static final int MAX_TOOLS = 128;
 
     /** The most choices one request may ask for. */
     static final int MAX_CHOICES = 16;
@@ -38,7 +61,37 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
     /** Reads and checks the body of a chat completion. */
     public static CompletionRequest chat(JsonNode body) {
         requireObject(body);
-        return parse(body, messages(body.get("messages")), null, null, false, -1);
+        List<ChatMessage> messages = messages(body.get("messages"));
+        Prefix prefix = prefix(body.get("messages"));
+        if (prefix != null) {
+            messages = messages.subList(0, messages.size() - 1);
+        }
+        return parse(body, messages, prefix, null, null, false, -1);
+    }
+
+    /** A last assistant message marked {@code prefix: true}: the start of the reply. */
+    private static Prefix prefix(JsonNode messages) {
+        JsonNode last = messages.get(messages.size() - 1);
+        JsonNode flag = last.get("prefix");
+        if (flag == null || flag.isNull()) {
+            return null;
+        }
+        if (!flag.isBoolean()) {
+            throw ApiError.invalid("messages[" + (messages.size() - 1) + "].prefix", "prefix must be true or false");
+        }
+        if (!flag.asBoolean()) {
+            return null;
+        }
+        if (!last.path("role").asString("").equals("assistant") || last.has("tool_calls") && !last.get("tool_calls").isNull()) {
+            throw ApiError.invalid("messages[" + (messages.size() - 1) + "].prefix",
+                    "only a last assistant message without tool calls can be a prefix");
+        }
+        JsonNode reasoning = last.get("reasoning_content");
+        if (reasoning != null && !reasoning.isNull() && !reasoning.isString()) {
+            throw ApiError.invalid("messages[" + (messages.size() - 1) + "].reasoning_content", "reasoning_content must be a string");
+        }
+        return new Prefix(content(last.get("content"), "messages[" + (messages.size() - 1) + "].content"),
+                reasoning == null || reasoning.isNull() ? null : reasoning.asString());
     }
 
     /** Reads and checks the body of a text completion ({@code /v1/completions}); OpenAI's default of 16 tokens. */
@@ -51,7 +104,7 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         if (bool(body, "logprobs", false) || body.path("logprobs").isNumber()) {
             throw ApiError.unprocessable("logprobs", "logprobs are not supported yet");
         }
-        return parse(body, null, prompt.asString(), string(body, "suffix"), bool(body, "echo", false), 16);
+        return parse(body, null, null, prompt.asString(), string(body, "suffix"), bool(body, "echo", false), 16);
     }
 
     private static void requireObject(JsonNode body) {
@@ -60,8 +113,8 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         }
     }
 
-    private static CompletionRequest parse(JsonNode body, List<ChatMessage> messages, String prompt, String suffix,
-            boolean echo, int defaultMaxTokens) {
+    private static CompletionRequest parse(JsonNode body, List<ChatMessage> messages, Prefix prefix, String prompt,
+            String suffix, boolean echo, int defaultMaxTokens) {
         int n = integer(body, "n", 1);
         if (n < 1 || n > MAX_CHOICES) {
             throw ApiError.unprocessable("n", "n must be between 1 and " + MAX_CHOICES + ", not " + n);
@@ -82,9 +135,13 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
                         "response_format.type must be text, json_object or json_schema");
             }
         }
-        JsonNode tools = body.get("tools");
-        if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
-            throw ApiError.unprocessable("tools", "tools are not supported yet");
+        Tools tools = messages == null ? null : tools(body.get("tools"), body.get("tool_choice"));
+        if (tools != null && tools.required() && prefix != null) {
+            throw ApiError.invalid("tool_choice", "a reply that must call a function cannot also continue a prefix");
+        }
+        if (tools != null && tools.forced() != null && json) {
+            throw ApiError.invalid("response_format", "a forced function call's arguments follow its parameters:"
+                    + " leave out response_format");
         }
         int topLogprobs = -1;
         if (messages != null && bool(body, "logprobs", false)) {
@@ -118,7 +175,81 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         boolean includeUsage = streamOptions != null && !streamOptions.isNull() && bool(streamOptions, "include_usage", false);
         return new CompletionRequest(string(body, "model"), messages, prompt, suffix, echo, n, bool(body, "stream", false),
                 includeUsage, maxTokens,
-                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json, schema, topLogprobs);
+                sampler, stops(body.get("stop")), thinking(body.get("thinking")), json, schema, tools, prefix, topLogprobs);
+    }
+
+    /** {@code tools} and {@code tool_choice}; null when there are none or the choice is {@code none}. */
+    private static Tools tools(JsonNode node, JsonNode choice) {
+        List<Tool> offered = new ArrayList<>();
+        java.util.Map<String, JsonNode> parameters = new java.util.HashMap<>();
+        if (node != null && !node.isNull()) {
+            if (!node.isArray() || node.size() > MAX_TOOLS) {
+                throw ApiError.invalid("tools", "tools must be an array of up to " + MAX_TOOLS + " functions");
+            }
+            for (int i = 0; i < node.size(); i++) {
+                String where = "tools[" + i + "]";
+                JsonNode tool = node.get(i);
+                if (!tool.isObject() || !tool.path("type").asString("").equals("function") || !tool.path("function").isObject()) {
+                    throw ApiError.invalid(where, where + " must be {\"type\": \"function\", \"function\": {...}}");
+                }
+                JsonNode function = tool.get("function");
+                String name = function.path("name").asString("");
+                if (!name.matches("[A-Za-z0-9_-]{1,64}")) {
+                    throw ApiError.invalid(where + ".function.name", where + ".function.name must be 1 to 64 letters, digits, _ or -");
+                }
+                if (parameters.containsKey(name)) {
+                    throw ApiError.invalid(where + ".function.name", "two functions are named " + name);
+                }
+                JsonNode description = function.get("description");
+                if (description != null && !description.isNull() && !description.isString()) {
+                    throw ApiError.invalid(where + ".function.description", where + ".function.description must be a string");
+                }
+                JsonNode schema = function.get("parameters");
+                if (schema == null || schema.isNull()) {
+                    schema = Server.JSON.createObjectNode().put("type", "object").set("properties", Server.JSON.createObjectNode());
+                } else if (!schema.isObject()) {
+                    throw ApiError.invalid(where + ".function.parameters", where + ".function.parameters must be a JSON schema object");
+                }
+                parameters.put(name, schema);
+                offered.add(new Tool(name, description == null || description.isNull() ? "" : description.asString(),
+                        Server.JSON.writeValueAsString(schema)));
+            }
+        }
+        String mode = offered.isEmpty() ? "none" : "auto";
+        String named = null;
+        if (choice != null && !choice.isNull()) {
+            if (choice.isString() && List.of("none", "auto", "required").contains(choice.asString())) {
+                mode = choice.asString();
+            } else if (choice.isObject() && choice.path("function").path("name").isString()) {
+                mode = "required";
+                named = choice.get("function").get("name").asString();
+            } else {
+                throw ApiError.invalid("tool_choice", "tool_choice must be none, auto, required"
+                        + " or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+            }
+        }
+        if (mode.equals("none")) {
+            return null;
+        }
+        if (offered.isEmpty()) {
+            throw ApiError.invalid("tool_choice", "tool_choice " + mode + " needs tools");
+        }
+        if (named == null && mode.equals("required") && offered.size() == 1) {
+            named = offered.getFirst().name(); // one function to choose from: that one
+        }
+        if (named == null) {
+            return new Tools(offered, mode.equals("required"), null, null);
+        }
+        if (!parameters.containsKey(named)) {
+            throw ApiError.invalid("tool_choice", "tool_choice names " + named + ", which is not among the tools");
+        }
+        String name = named;
+        Tool forced = offered.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
+        try {
+            return new Tools(offered, true, forced, JsonSchema.compile(parameters.get(named)));
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid("tools", "the parameters of " + named + " cannot be enforced: " + e.getMessage());
+        }
     }
 
     /** {@code response_format.json_schema}: {@code {name, schema, strict, description}}, its schema compiled. */
@@ -160,9 +291,32 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
             if (role == null || !role.isString() || !ROLES.contains(role.asString())) {
                 throw ApiError.invalid(where + ".role", where + ".role must be one of system, user, assistant, tool");
             }
-            out.add(new ChatMessage(role.asString(), content(m.get("content"), where + ".content")));
+            out.add(new ChatMessage(role.asString(), content(m.get("content"), where + ".content"),
+                    role.asString().equals("assistant") ? toolCalls(m.get("tool_calls"), where + ".tool_calls") : List.of()));
         }
         return out;
+    }
+
+    /** An assistant message's {@code tool_calls}: each {@code {id, type: "function", function: {name, arguments}}}. */
+    private static List<ToolCall> toolCalls(JsonNode node, String where) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            throw ApiError.invalid(where, where + " must be an array of calls");
+        }
+        List<ToolCall> calls = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode call = node.get(i);
+            JsonNode function = call.path("function");
+            if (!function.path("name").isString() || !function.path("arguments").isString()) {
+                throw ApiError.invalid(where + "[" + i + "]", where + "[" + i
+                        + "] must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\": a JSON string}}");
+            }
+            calls.add(new ToolCall(call.path("id").asString(""), function.get("name").asString(),
+                    function.get("arguments").asString()));
+        }
+        return calls;
     }
 
     /** A message's text: a string, null, or an array of text parts. */

@@ -76,10 +76,11 @@ public final class Scheduler implements AutoCloseable {
 
     /**
      * How a reply is generated beyond its sampling: its shape (in JSON formats, the schema its
-     * object follows; null: any object), and how many of the most likely tokens'
-     * log-probabilities to report at each step (-1: none, 0: the chosen token's only).
+     * object follows; null: any object), how many of the most likely tokens'
+     * log-probabilities to report at each step (-1: none, 0: the chosen token's only), and
+     * whether control tokens are spelt out in its text (for the markers of function calls).
      */
-    public record Options(Format format, JsonSchema schema, int topLogprobs) {
+    public record Options(Format format, JsonSchema schema, int topLogprobs, boolean controlText) {
     }
 
     /** A submitted request; {@link #cancel()} ends it at the next step and frees its slot. */
@@ -314,7 +315,7 @@ public final class Scheduler implements AutoCloseable {
         slot.cached = cached;
         slot.job = job;
         slot.pending = false;
-        slot.reply = new Reply(tokenizer, job.generation, job.listener::onText);
+        slot.reply = new Reply(tokenizer, job.generation, job.listener::onText, job.options.controlText());
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
         slot.json = job.options.format() == Format.TEXT ? null
                 : job.options.schema() == null ? JsonGrammar.object() : JsonGrammar.of(job.options.schema());
@@ -395,7 +396,9 @@ public final class Scheduler implements AutoCloseable {
             s.reasoning = false;
         }
         if (s.reply.push(token)) {
-            if (s.length + 1 >= contextLength) {
+            if (constrained && s.json.finished()) {
+                s.reply.end(StopReason.END_OF_GENERATION); // the document is whole: nothing but blank space could follow
+            } else if (s.length + 1 >= contextLength) {
                 s.reply.end(StopReason.CONTEXT_FULL);
             } else {
                 s.tokens[s.length] = token;

@@ -11,7 +11,11 @@ import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** OpenAI's official Node SDK (npm {@code openai}) works against the server unchanged. */
+/**
+ * OpenAI's official Node SDK (npm {@code openai}) works against the server unchanged: models,
+ * whole and streamed chats, a function call round trip (its stream rebuilt by the SDK's own
+ * helper), usage, errors.
+ */
 class OpenAiClientTest {
     @Test
     void theOfficialSdkListsModelsChatsStreamsAndReadsErrors() throws Exception {
@@ -35,6 +39,14 @@ class OpenAiClientTest {
             assertThat(streamed.get("usage").get("completion_tokens").asInt())
                     .isEqualTo(whole.get("usage").get("completion_tokens").asInt());
             assertThat(streamed.get("usage").get("prompt_cache_hit_tokens").asInt()).isPositive();
+            JsonNode call = result.get("call");
+            assertThat(call.get("finish").asString()).isEqualTo("tool_calls");
+            assertThat(call.get("name").asString()).isEqualTo("get_weather");
+            assertThat(call.get("arguments").get("unit").asString()).isIn("celsius", "fahrenheit");
+            assertThat(call.get("arguments").get("city").isString()).isTrue();
+            assertThat(call.get("streamedName").asString()).isEqualTo("get_weather");
+            assertThat(call.get("streamedArguments")).isEqualTo(call.get("arguments")); // greedy: the same call
+            assertThat(call.get("answerPromptTokens").asInt()).isGreaterThan(call.get("promptTokens").asInt());
             assertThat(result.get("error").get("status").asInt()).isEqualTo(400);
             assertThat(result.get("error").get("message").asString()).contains("messages must not be empty");
         }

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The API as clients see it, on a real server on loopback: the replies are the model's own
@@ -118,6 +119,30 @@ class ServerTest {
             }
         }
         return new String[] {reasoning.toString(), content.toString()};
+    }
+
+    @Test
+    void anAssistantPrefixIsContinuedAsThoughTheModelHadWrittenIt() throws Exception {
+        // DeepSeek's chat prefix completion: the reply goes on from the last assistant message's
+        // text (R1's reasoning closed first), and holds only what follows it.
+        String prefix = "The answer is";
+        ObjectNode body = JSON.createObjectNode().put("temperature", 0).put("max_tokens", 12);
+        body.putArray("messages").add(JSON.createObjectNode().put("role", "user").put("content", "What is 2 + 2?"))
+                .add(JSON.createObjectNode().put("role", "assistant").put("content", prefix).put("prefix", true));
+        HttpResponse<String> response = post(server, "/v1/chat/completions", JSON.writeValueAsString(body));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode message = JSON.readTree(response.body()).get("choices").get(0).get("message");
+
+        ChatTemplate template = reference.chatTemplate();
+        int[] prompt = reference.chatTokens(template.render(List.of(ChatMessage.user("What is 2 + 2?")), true)
+                + template.closeThinking() + prefix);
+        String expected;
+        try (Session session = reference.newSession(1024, 256)) {
+            expected = session.generate(prompt, new Generation(SamplerSettings.greedy(), 12, List.of()), s -> { },
+                    () -> false).text();
+        }
+        assertThat(message.get("content").asString()).isEqualTo(expected);
+        assertThat(message.get("reasoning_content").asString("")).isEmpty();
     }
 
     @Test

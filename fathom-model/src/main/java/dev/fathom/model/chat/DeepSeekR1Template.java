@@ -14,7 +14,9 @@ import java.util.List;
  * after {@code </think>}: the model does not see its old reasoning. Tool results are wrapped in
  * {@code <｜tool▁outputs▁begin｜>} blocks. Templates published after 2025-02 open a
  * {@code <think>} block in the generation prompt; earlier ones (and V3's) end at
- * {@code <｜Assistant｜>}.
+ * {@code <｜Assistant｜>}. An assistant turn's function calls follow its text in
+ * {@link ToolSyntax#DEEPSEEK_R1}'s form; the functions a request offers are described at the end
+ * of the system prompt (the template itself has no place for them).
  */
 public final class DeepSeekR1Template implements ChatTemplate {
     static final String USER = "<｜User｜>";
@@ -58,7 +60,24 @@ public final class DeepSeekR1Template implements ChatTemplate {
     }
 
     @Override
-    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    public boolean opensThinking(List<ChatMessage> messages) {
+        ChatMessage last = ChatTemplate.lastTurn(messages);
+        return opensThinking && (last == null || !last.role().equals("tool"));
+    }
+
+    /** R1's own form of an empty reasoning: {@code <think>\n\n</think>\n\n}. */
+    @Override
+    public String closeThinking() {
+        return "\n</think>\n\n";
+    }
+
+    @Override
+    public ToolSyntax toolSyntax() {
+        return ToolSyntax.DEEPSEEK_R1;
+    }
+
+    @Override
+    public String render(List<ChatMessage> messages, List<Tool> tools, boolean addGenerationPrompt) {
         StringBuilder out = new StringBuilder(bosText);
         String system = "";
         for (ChatMessage m : messages) {
@@ -66,7 +85,7 @@ public final class DeepSeekR1Template implements ChatTemplate {
                 system = m.content();
             }
         }
-        out.append(system);
+        out.append(ChatTemplate.withTools(system, tools, toolSyntax()));
         boolean inToolOutputs = false;
         boolean firstOutput = true;
         for (ChatMessage m : messages) {
@@ -76,7 +95,11 @@ public final class DeepSeekR1Template implements ChatTemplate {
                     out.append(USER).append(m.content());
                 }
                 case "assistant" -> {
-                    if (inToolOutputs) {
+                    if (!m.toolCalls().isEmpty()) {
+                        inToolOutputs = false;
+                        out.append(ASSISTANT).append(withoutReasoning(m.content()))
+                                .append(ToolSyntax.DEEPSEEK_R1.render(m.toolCalls())).append(END);
+                    } else if (inToolOutputs) {
                         out.append(OUTPUTS_END).append(m.content()).append(END);
                         inToolOutputs = false;
                     } else {

@@ -13,7 +13,8 @@ import java.util.List;
  * otherwise; past replies always show an empty one, with their text after the first
  * {@code </think>}. System messages are joined by blank lines. Tool results follow as
  * {@code <｜tool▁output▁begin｜>} blocks, after which the model goes on without a new
- * generation prompt.
+ * generation prompt. Function calls follow a turn's text in {@link ToolSyntax#DEEPSEEK_V31}'s
+ * form; the functions a request offers are described at the end of the system prompt.
  */
 public final class DeepSeekV31Template implements ChatTemplate {
     private static final String USER = DeepSeekR1Template.USER;
@@ -53,7 +54,18 @@ public final class DeepSeekV31Template implements ChatTemplate {
     }
 
     @Override
-    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    public boolean opensThinking(List<ChatMessage> messages) {
+        ChatMessage last = ChatTemplate.lastTurn(messages);
+        return thinking && last != null && last.role().equals("user");
+    }
+
+    @Override
+    public ToolSyntax toolSyntax() {
+        return ToolSyntax.DEEPSEEK_V31;
+    }
+
+    @Override
+    public String render(List<ChatMessage> messages, List<Tool> tools, boolean addGenerationPrompt) {
         StringBuilder out = new StringBuilder(bosText);
         StringBuilder system = new StringBuilder();
         for (ChatMessage m : messages) {
@@ -61,7 +73,7 @@ public final class DeepSeekV31Template implements ChatTemplate {
                 system.append(system.isEmpty() ? "" : "\n\n").append(m.content());
             }
         }
-        out.append(system);
+        out.append(ChatTemplate.withTools(system.toString(), tools, toolSyntax()));
         boolean lastUser = false;
         boolean afterTool = false;
         for (ChatMessage m : messages) {
@@ -76,7 +88,10 @@ public final class DeepSeekV31Template implements ChatTemplate {
                         out.append(ASSISTANT).append("<think></think>");
                     }
                     lastUser = false;
-                    if (afterTool) {
+                    if (!m.toolCalls().isEmpty()) {
+                        afterTool = false;
+                        out.append(m.content()).append(ToolSyntax.DEEPSEEK_V31.render(m.toolCalls())).append(END);
+                    } else if (afterTool) {
                         out.append(m.content()).append(END);
                         afterTool = false;
                     } else {

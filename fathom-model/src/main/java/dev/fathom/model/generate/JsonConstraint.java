@@ -59,7 +59,7 @@ public final class JsonConstraint {
         // A token may leave at most as many bytes to close as tokens will be left after it: the
         // closers are single-byte tokens, so the document can always be finished in time.
         int room = tokensLeft < 0 ? Integer.MAX_VALUE : tokensLeft - 1;
-        boolean done = complete && need == 0 && !state.canGrow();
+        boolean done = state.finished();
         boolean inString = state.inString();
         boolean[] allowed = this.allowed;
         java.util.Arrays.fill(allowed, false);

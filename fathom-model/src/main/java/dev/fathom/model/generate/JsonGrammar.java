@@ -154,6 +154,11 @@ public final class JsonGrammar {
         return true;
     }
 
+    /** Whether the document is complete and nothing but whitespace may follow: generation can end here. */
+    public boolean finished() {
+        return complete() && !canGrow();
+    }
+
     /** Whether more bytes could still extend a complete document (a top-level number's digits). */
     public boolean canGrow() {
         return numberCanEnd();

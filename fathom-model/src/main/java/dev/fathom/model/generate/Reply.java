@@ -17,13 +17,23 @@ public final class Reply {
     private final StringBuilder text = new StringBuilder();
     private final Consumer<String> onText;
     private final int maxTokens;
+    private final boolean controlText;
     private int[] tokens = new int[16];
     private int count;
     private StopReason reason;
 
     /** A reply generated as {@code generation} says, its text passed to {@code onText} as it becomes final. */
     public Reply(Tokenizer tokenizer, Generation generation, Consumer<String> onText) {
+        this(tokenizer, generation, onText, false);
+    }
+
+    /**
+     * A reply whose text also spells out the control tokens it samples when {@code controlText}
+     * (a function call's markers are control tokens in DeepSeek's vocabularies); else they add no text.
+     */
+    public Reply(Tokenizer tokenizer, Generation generation, Consumer<String> onText, boolean controlText) {
         this.tokenizer = tokenizer;
+        this.controlText = controlText;
         this.stops = new StopStrings(generation.stopStrings());
         this.onText = onText;
         this.maxTokens = generation.maxTokens();
@@ -46,7 +56,7 @@ public final class Reply {
             tokens = Arrays.copyOf(tokens, 2 * count);
         }
         tokens[count++] = token;
-        emit(stops.push(stream.push(tokenizer.bytes(token, false))));
+        emit(stops.push(stream.push(tokenizer.bytes(token, controlText))));
         if (stops.stopped()) {
             return end(StopReason.STOP_STRING);
         }
