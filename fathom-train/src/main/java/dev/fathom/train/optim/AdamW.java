@@ -6,8 +6,8 @@ package dev.fathom.train.optim;
  * moments of one flat parameter buffer.
  */
 public final class AdamW {
-    private final float[] m;
-    private final float[] v;
+    private final double[] m;
+    private final double[] v;
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -15,8 +15,8 @@ public final class AdamW {
     private int t;
 
     public AdamW(int parameters, double beta1, double beta2, double eps, double weightDecay) {
-        this.m = new float[parameters];
-        this.v = new float[parameters];
+        this.m = new double[parameters];
+        this.v = new double[parameters];
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -24,28 +24,28 @@ public final class AdamW {
     }
 
     /** One update of {@code params} from {@code grads} at learning rate {@code lr}. */
-    public void step(float[] params, float[] grads, double lr) {
+    public void step(double[] params, double[] grads, double lr) {
         t++;
         double correction1 = 1 - Math.pow(beta1, t);
         double correction2 = 1 - Math.pow(beta2, t);
         for (int i = 0; i < params.length; i++) {
             double g = grads[i];
-            m[i] = (float) (beta1 * m[i] + (1 - beta1) * g);
-            v[i] = (float) (beta2 * v[i] + (1 - beta2) * g * g);
+            m[i] = beta1 * m[i] + (1 - beta1) * g;
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g;
             double p = params[i] * (1 - lr * weightDecay);
-            params[i] = (float) (p - lr * (m[i] / correction1) / (Math.sqrt(v[i] / correction2) + eps));
+            params[i] = p - lr * (m[i] / correction1) / (Math.sqrt(v[i] / correction2) + eps);
         }
     }
 
     /** Scales {@code grads} down to a global L2 norm of at most {@code maxNorm}; returns the norm before. */
-    public static double clipNorm(float[] grads, double maxNorm) {
+    public static double clipNorm(double[] grads, double maxNorm) {
         double sum = 0;
-        for (float g : grads) {
-            sum += (double) g * g;
+        for (double g : grads) {
+            sum += g * g;
         }
         double norm = Math.sqrt(sum);
         if (norm > maxNorm) {
-            float scale = (float) (maxNorm / norm);
+            double scale = maxNorm / norm;
             for (int i = 0; i < grads.length; i++) {
                 grads[i] *= scale;
             }

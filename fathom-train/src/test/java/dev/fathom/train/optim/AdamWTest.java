@@ -13,21 +13,21 @@ class AdamWTest {
         // Step 2: m = 0.02, v = 0.00031225, m̂ = 0.02/0.19, v̂ = 0.00031225/0.001999,
         //         p = 0.899·0.999 − 0.1·0.105263/0.395225 = 0.871467.
         AdamW adam = new AdamW(1, 0.9, 0.999, 1e-8, 0.01);
-        float[] p = {1f};
-        adam.step(p, new float[] {0.5f}, 0.1);
-        assertThat((double) p[0]).isCloseTo(0.899, within(1e-6));
-        adam.step(p, new float[] {-0.25f}, 0.1);
-        assertThat((double) p[0]).isCloseTo(0.871467, within(1e-5));
+        double[] p = {1};
+        adam.step(p, new double[] {0.5}, 0.1);
+        assertThat(p[0]).isCloseTo(0.899, within(1e-6));
+        adam.step(p, new double[] {-0.25}, 0.1);
+        assertThat(p[0]).isCloseTo(0.871467, within(1e-5));
     }
 
     @Test
     void clippingScalesTheWholeGradientToTheNorm() {
-        float[] g = {3f, 4f};
+        double[] g = {3, 4};
         assertThat(AdamW.clipNorm(g, 1.0)).isEqualTo(5.0);
-        assertThat(g).containsExactly(0.6f, 0.8f);
-        float[] small = {0.3f, 0.4f};
+        assertThat(g).containsExactly(new double[] {0.6, 0.8}, within(1e-12));
+        double[] small = {0.3, 0.4};
         AdamW.clipNorm(small, 1.0);
-        assertThat(small).containsExactly(0.3f, 0.4f);
+        assertThat(small).containsExactly(0.3, 0.4);
     }
 
     @Test

@@ -1,0 +1,162 @@
+package dev.fathom.train.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fathom.tensor.Parallel;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Each layer's backward pass against central differences, in double precision: the layer's
+ * output is projected on a fixed random tensor R (loss = Σ out·R), the backward pass gets R as
+ * the output's gradient, and every input coordinate's derivative is compared with
+ * (loss(x + h) − loss(x − h)) / 2h, h = 1e-5, to a relative error of 1e-6.
+ */
+class LayersTest {
+    private static final double H = 1e-5;
+    private static Parallel parallel;
+    private final SplittableRandom random = new SplittableRandom(17);
+
+    @BeforeAll
+    static void start() {
+        parallel = new Parallel(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        parallel.close();
+    }
+
+    private double[] randoms(int n) {
+        double[] x = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = random.nextGaussian();
+        }
+        return x;
+    }
+
+    /** Checks {@code analytic} (the gradient of Σ forward(x)·R in x) against central differences. */
+    private static void check(String what, double[] x, double[] analytic, double[] r, Function<double[], double[]> forward) {
+        for (int i = 0; i < x.length; i++) {
+            double kept = x[i];
+            x[i] = kept + H;
+            double plus = project(forward.apply(x), r);
+            x[i] = kept - H;
+            double minus = project(forward.apply(x), r);
+            x[i] = kept;
+            double numeric = (plus - minus) / (2 * H);
+            assertThat(Math.abs(analytic[i] - numeric)).as("%s[%d]: analytic %s, numeric %s", what, i, analytic[i], numeric)
+                    .isLessThanOrEqualTo(1e-6 * Math.max(1, Math.abs(numeric)));
+        }
+    }
+
+    private static double project(double[] out, double[] r) {
+        double sum = 0;
+        for (int i = 0; i < out.length; i++) {
+            sum += out[i] * r[i];
+        }
+        return sum;
+    }
+
+    @Test
+    void matmul() {
+        int n = 3, ins = 11, outs = 5;
+        double[] x = randoms(n * ins);
+        double[] w = randoms(2 + outs * ins); // at an offset, as in the parameter buffer
+        double[] r = randoms(n * outs);
+        double[] dx = new double[x.length];
+        double[] dw = new double[w.length];
+        Layers.matmulBackward(parallel, r, x, n, ins, w, 2, outs, dx, dw, 2);
+        Function<double[], double[]> f = unused -> {
+            double[] out = new double[n * outs];
+            Layers.matmul(parallel, out, x, n, ins, w, 2, outs);
+            return out;
+        };
+        check("x", x, dx, r, f);
+        check("W", w, dw, r, f);
+    }
+
+    @Test
+    void rmsNorm() {
+        int n = 3, d = 7;
+        double[] x = randoms(n * d);
+        double[] w = randoms(d);
+        double[] r = randoms(n * d);
+        double[] rstd = new double[n];
+        Layers.rmsNorm(new double[n * d], x, n, d, w, 0, rstd);
+        double[] dx = new double[x.length];
+        double[] dw = new double[w.length];
+        Layers.rmsNormBackward(r, x, n, d, w, 0, rstd, dx, dw, 0);
+        Function<double[], double[]> f = unused -> {
+            double[] out = new double[n * d];
+            Layers.rmsNorm(out, x, n, d, w, 0, new double[n]);
+            return out;
+        };
+        check("x", x, dx, r, f);
+        check("weight", w, dw, r, f);
+    }
+
+    @Test
+    void rotationIsUndoneByItsBackwardPass() {
+        int n = 4, width = 2 * 6;
+        int[] positions = {0, 1, 5, 9};
+        double[] x = randoms(n * width);
+        double[] r = randoms(n * width);
+        double[] dx = r.clone();
+        Layers.rope(dx, n, width, 2, 2, 6, 4, positions, 10000, -1);
+        Function<double[], double[]> f = in -> {
+            double[] out = in.clone();
+            Layers.rope(out, n, width, 2, 2, 6, 4, positions, 10000, 1);
+            return out;
+        };
+        check("x", x, dx, r, f);
+        double[] back = f.apply(x);
+        Layers.rope(back, n, width, 2, 2, 6, 4, positions, 10000, -1);
+        assertThat(back).containsExactly(x, org.assertj.core.data.Offset.offset(1e-12));
+    }
+
+    @Test
+    void causalAttention() {
+        int sequences = 2, length = 4, heads = 2, keyDim = 3, valueDim = 2;
+        int n = sequences * length;
+        double[] q = randoms(n * heads * keyDim);
+        double[] k = randoms(n * heads * keyDim);
+        double[] v = randoms(n * heads * valueDim);
+        double[] r = randoms(n * heads * valueDim);
+        double[] probs = new double[sequences * heads * length * length];
+        Layers.attention(parallel, new double[r.length], q, k, v, probs, sequences, length, heads, keyDim, valueDim, 0.7);
+        double[] dq = new double[q.length];
+        double[] dk = new double[k.length];
+        double[] dv = new double[v.length];
+        Layers.attentionBackward(parallel, r, q, k, v, probs, sequences, length, heads, keyDim, valueDim, 0.7, dq, dk, dv);
+        Function<double[], double[]> f = unused -> {
+            double[] out = new double[r.length];
+            Layers.attention(parallel, out, q, k, v, new double[probs.length], sequences, length, heads, keyDim, valueDim, 0.7);
+            return out;
+        };
+        check("q", q, dq, r, f);
+        check("k", k, dk, r, f);
+        check("v", v, dv, r, f);
+    }
+
+    @Test
+    void swiglu() {
+        int size = 9;
+        double[] gate = randoms(size);
+        double[] up = randoms(size);
+        double[] r = randoms(size);
+        double[] dgate = new double[size];
+        double[] dup = new double[size];
+        Layers.swigluBackward(r, gate, up, size, dgate, dup);
+        Function<double[], double[]> f = unused -> {
+            double[] out = new double[size];
+            Layers.swiglu(out, gate, up, size);
+            return out;
+        };
+        check("gate", gate, dgate, r, f);
+        check("up", up, dup, r, f);
+    }
+}
