@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "fathom", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run DeepSeek-class reasoning models on the JVM.",
         subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, InspectCommand.class,
-            BenchCommand.class, QuantizeCommand.class, ConvertCommand.class, ServeCommand.class,
+            BenchCommand.class, QuantizeCommand.class, ConvertCommand.class, ServeCommand.class, TrainCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

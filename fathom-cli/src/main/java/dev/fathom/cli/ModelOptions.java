@@ -10,8 +10,12 @@ import picocli.CommandLine.Option;
 
 /** The options every command that loads a model shares. */
 final class ModelOptions {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL",
-            description = "The model: a GGUF file, or a Hugging Face checkpoint directory (DeepSeek-V2/V3/R1, BF16 or FP8).")
+    /** The model that ships with Fathom, relative to its installation (the launcher says where that is). */
+    static final String DEFAULT_MODEL = "models/fathom-tiny.gguf";
+
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
+            description = "The model: a GGUF file, or a Hugging Face checkpoint directory (DeepSeek-V2/V3/R1, BF16 or FP8)."
+                    + " Default: the tiny model that ships with Fathom (" + DEFAULT_MODEL + ").")
     Path model;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads to compute with (default: one per physical core, here ${DEFAULT-VALUE}).")
@@ -69,6 +73,18 @@ final class ModelOptions {
             throw new Main.UserError("--batch must be at least 1");
         }
         cacheType();
-        return Model.open(model, threads);
+        return Model.open(model(), threads);
+    }
+
+    /** The model asked for, or the one that ships with Fathom. */
+    Path model() {
+        if (model != null) {
+            return model;
+        }
+        Path shipped = Path.of(System.getProperty("fathom.home", ".")).resolve(DEFAULT_MODEL);
+        if (!java.nio.file.Files.exists(shipped)) {
+            throw new Main.UserError("no model given (-m FILE) and the default model is not at " + shipped);
+        }
+        return shipped;
     }
 }

@@ -71,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
             server.close();
             throw e;
         }
-        String name = modelOptions.model.getFileName().toString().replaceFirst("\\.gguf$", "");
+        String name = modelOptions.model().getFileName().toString().replaceFirst("\\.gguf$", "");
         server.serve(model, alias != null ? alias : name);
         err.printf("serving %s (%s) with %d slots, loaded in %.1f s%n", alias != null ? alias : name,
                 model.network().describe(), parallel, (System.nanoTime() - start) / 1e9);

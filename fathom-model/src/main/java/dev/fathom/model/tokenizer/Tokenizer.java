@@ -93,6 +93,15 @@ public final class Tokenizer {
                 .toArray();
     }
 
+    /**
+     * A tokenizer of a vocabulary made in memory (a trainer's): tokens, their types, merges in rank
+     * order, the named pre-tokenizer; BOS added at the start of a text, as GGUF files made by the trainer say.
+     */
+    public static Tokenizer of(String[] texts, int[] types, String[] merges, String pre, int bos, int eos) {
+        return new Tokenizer(texts.clone(), types.clone(), merges.clone(), PreTokenizer.named(pre), bos, eos, true, false,
+                new int[] {-1, -1});
+    }
+
     /** The tokenizer of a model, from its {@code tokenizer.ggml.*} metadata. */
     public static Tokenizer from(ModelFile gguf) {
         String model = gguf.getString("tokenizer.ggml.model");

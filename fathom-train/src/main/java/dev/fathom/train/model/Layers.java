@@ -17,39 +17,178 @@ final class Layers {
     private Layers() {
     }
 
-    /** {@code out[t][o] = Σ_i x[t][i] · W[o][i]} for n tokens; W is {@code outs × ins} at {@code w[wAt]}. */
+    /**
+     * {@code out[t][o] = Σ_i x[t][i] · W[o][i]} for n tokens; W is {@code outs × ins} at {@code w[wAt]}.
+     * In tiles of 4 tokens × 4 outputs: each loaded vector of x serves four rows of W and each of W four tokens.
+     */
     static void matmul(Parallel parallel, double[] out, double[] x, int n, int ins, double[] w, int wAt, int outs) {
-        parallel.forRange(n, 4, (worker, from, to) -> {
-            for (int t = from; t < to; t++) {
-                for (int o = 0; o < outs; o++) {
-                    out[t * outs + o] = dot(x, t * ins, w, wAt + o * ins, ins);
+        int blocks = Math.ceilDiv(n, 4);
+        parallel.forRange(blocks, 1, (worker, from, to) -> {
+            for (int block = from; block < to; block++) {
+                int t = block * 4;
+                int o = 0;
+                if (t + 4 <= n) {
+                    for (; o + 4 <= outs; o += 4) {
+                        dots4x4(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                    }
+                }
+                for (int u = t; u < Math.min(n, t + 4); u++) {
+                    for (int r = o; r < outs; r++) {
+                        out[u * outs + r] = dot(x, u * ins, w, wAt + r * ins, ins);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Sixteen dot products: rows a, a + k, a + 2k, a + 3k against rows b, b + k, ...; {@code out[o + i·stride + j]}. */
+    private static void dots4x4(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride) {
+        DoubleVector s00 = DoubleVector.zero(D), s01 = DoubleVector.zero(D), s02 = DoubleVector.zero(D), s03 = DoubleVector.zero(D);
+        DoubleVector s10 = DoubleVector.zero(D), s11 = DoubleVector.zero(D), s12 = DoubleVector.zero(D), s13 = DoubleVector.zero(D);
+        DoubleVector s20 = DoubleVector.zero(D), s21 = DoubleVector.zero(D), s22 = DoubleVector.zero(D), s23 = DoubleVector.zero(D);
+        DoubleVector s30 = DoubleVector.zero(D), s31 = DoubleVector.zero(D), s32 = DoubleVector.zero(D), s33 = DoubleVector.zero(D);
+        int step = D.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            DoubleVector w0 = DoubleVector.fromArray(D, w, b + c);
+            DoubleVector w1 = DoubleVector.fromArray(D, w, b + k + c);
+            DoubleVector w2 = DoubleVector.fromArray(D, w, b + 2 * k + c);
+            DoubleVector w3 = DoubleVector.fromArray(D, w, b + 3 * k + c);
+            DoubleVector x0 = DoubleVector.fromArray(D, x, a + c);
+            s00 = x0.fma(w0, s00);
+            s01 = x0.fma(w1, s01);
+            s02 = x0.fma(w2, s02);
+            s03 = x0.fma(w3, s03);
+            DoubleVector x1 = DoubleVector.fromArray(D, x, a + k + c);
+            s10 = x1.fma(w0, s10);
+            s11 = x1.fma(w1, s11);
+            s12 = x1.fma(w2, s12);
+            s13 = x1.fma(w3, s13);
+            DoubleVector x2 = DoubleVector.fromArray(D, x, a + 2 * k + c);
+            s20 = x2.fma(w0, s20);
+            s21 = x2.fma(w1, s21);
+            s22 = x2.fma(w2, s22);
+            s23 = x2.fma(w3, s23);
+            DoubleVector x3 = DoubleVector.fromArray(D, x, a + 3 * k + c);
+            s30 = x3.fma(w0, s30);
+            s31 = x3.fma(w1, s31);
+            s32 = x3.fma(w2, s32);
+            s33 = x3.fma(w3, s33);
+        }
+        out[o] = s00.reduceLanes(VectorOperators.ADD);
+        out[o + 1] = s01.reduceLanes(VectorOperators.ADD);
+        out[o + 2] = s02.reduceLanes(VectorOperators.ADD);
+        out[o + 3] = s03.reduceLanes(VectorOperators.ADD);
+        out[o + stride] = s10.reduceLanes(VectorOperators.ADD);
+        out[o + stride + 1] = s11.reduceLanes(VectorOperators.ADD);
+        out[o + stride + 2] = s12.reduceLanes(VectorOperators.ADD);
+        out[o + stride + 3] = s13.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride] = s20.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride + 1] = s21.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride + 2] = s22.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride + 3] = s23.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride] = s30.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride + 1] = s31.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride + 2] = s32.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride + 3] = s33.reduceLanes(VectorOperators.ADD);
+        for (; c < k; c++) { // columns past the last whole vector
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    out[o + i * stride + j] += x[a + i * k + c] * w[b + j * k + c];
+                }
+            }
+        }
+    }
+
+    /**
+     * The backward pass of {@link #matmul}: {@code dx += dout · W} (unless {@code dx} is null)
+     * and {@code dW += doutᵀ · x}. Both walk the shared dimension with a few rows of the result
+     * in registers: four tokens of dx at a time, four rows of dW at a time.
+     */
+    static void matmulBackward(Parallel parallel, double[] dout, double[] x, int n, int ins, double[] w, int wAt,
+            int outs, double[] dx, double[] dw, int dwAt) {
+        if (dx != null) {
+            parallel.forRange(Math.ceilDiv(n, 4), 1, (worker, from, to) -> {
+                for (int block = from; block < to; block++) {
+                    int t = block * 4;
+                    if (t + 4 <= n) {
+                        accumulate4(dout, t * outs, 1, outs, w, wAt, ins, outs, dx, t * ins);
+                    } else {
+                        for (int u = t; u < n; u++) {
+                            for (int o = 0; o < outs; o++) {
+                                axpy(dout[u * outs + o], w, wAt + o * ins, dx, u * ins, ins);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        parallel.forRange(Math.ceilDiv(outs, 4), 1, (worker, from, to) -> {
+            for (int block = from; block < to; block++) {
+                int o = block * 4;
+                if (o + 4 <= outs) {
+                    accumulate4(dout, o, outs, 1, x, 0, ins, n, dw, dwAt + o * ins);
+                } else {
+                    for (int r = o; r < outs; r++) {
+                        for (int t = 0; t < n; t++) {
+                            axpy(dout[t * outs + r], x, t * ins, dw, dwAt + r * ins, ins);
+                        }
+                    }
                 }
             }
         });
     }
 
     /**
-     * The backward pass of {@link #matmul}: {@code dx += dout · W} (unless {@code dx} is null)
-     * and {@code dW += doutᵀ · x}.
+     * Four rows of a product, added to {@code y[yAt + i·width ..]} for i < 4:
+     * {@code y[i][c] += Σ_s coef[cAt + i·rowStep + s·sStep] · m[mAt + s·width + c]} over s < steps,
+     * c < width; the rows' accumulators for a stretch of two vectors stay in registers.
      */
-    static void matmulBackward(Parallel parallel, double[] dout, double[] x, int n, int ins, double[] w, int wAt,
-            int outs, double[] dx, double[] dw, int dwAt) {
-        if (dx != null) {
-            parallel.forRange(n, 4, (worker, from, to) -> {
-                for (int t = from; t < to; t++) {
-                    for (int o = 0; o < outs; o++) {
-                        axpy(dout[t * outs + o], w, wAt + o * ins, dx, t * ins, ins);
-                    }
-                }
-            });
+    private static void accumulate4(double[] coef, int cAt, int sStep, int rowStep, double[] m, int mAt, int width,
+            int steps, double[] y, int yAt) {
+        int step = D.length();
+        int c = 0;
+        for (; c + 2 * step <= width; c += 2 * step) {
+            DoubleVector a0 = DoubleVector.fromArray(D, y, yAt + c), b0 = DoubleVector.fromArray(D, y, yAt + c + step);
+            DoubleVector a1 = DoubleVector.fromArray(D, y, yAt + width + c), b1 = DoubleVector.fromArray(D, y, yAt + width + c + step);
+            DoubleVector a2 = DoubleVector.fromArray(D, y, yAt + 2 * width + c), b2 = DoubleVector.fromArray(D, y, yAt + 2 * width + c + step);
+            DoubleVector a3 = DoubleVector.fromArray(D, y, yAt + 3 * width + c), b3 = DoubleVector.fromArray(D, y, yAt + 3 * width + c + step);
+            for (int s = 0; s < steps; s++) {
+                int at = mAt + s * width + c;
+                DoubleVector m0 = DoubleVector.fromArray(D, m, at);
+                DoubleVector m1 = DoubleVector.fromArray(D, m, at + step);
+                int k = cAt + s * sStep;
+                DoubleVector f0 = DoubleVector.broadcast(D, coef[k]);
+                a0 = m0.fma(f0, a0);
+                b0 = m1.fma(f0, b0);
+                DoubleVector f1 = DoubleVector.broadcast(D, coef[k + rowStep]);
+                a1 = m0.fma(f1, a1);
+                b1 = m1.fma(f1, b1);
+                DoubleVector f2 = DoubleVector.broadcast(D, coef[k + 2 * rowStep]);
+                a2 = m0.fma(f2, a2);
+                b2 = m1.fma(f2, b2);
+                DoubleVector f3 = DoubleVector.broadcast(D, coef[k + 3 * rowStep]);
+                a3 = m0.fma(f3, a3);
+                b3 = m1.fma(f3, b3);
+            }
+            a0.intoArray(y, yAt + c);
+            b0.intoArray(y, yAt + c + step);
+            a1.intoArray(y, yAt + width + c);
+            b1.intoArray(y, yAt + width + c + step);
+            a2.intoArray(y, yAt + 2 * width + c);
+            b2.intoArray(y, yAt + 2 * width + c + step);
+            a3.intoArray(y, yAt + 3 * width + c);
+            b3.intoArray(y, yAt + 3 * width + c + step);
         }
-        parallel.forRange(outs, 1, (worker, from, to) -> {
-            for (int o = from; o < to; o++) {
-                for (int t = 0; t < n; t++) {
-                    axpy(dout[t * outs + o], x, t * ins, dw, dwAt + o * ins, ins);
+        for (; c < width; c++) { // columns past the last pair of vectors
+            for (int s = 0; s < steps; s++) {
+                double v = m[mAt + s * width + c];
+                int k = cAt + s * sStep;
+                for (int i = 0; i < 4; i++) {
+                    y[yAt + i * width + c] += coef[k + i * rowStep] * v;
                 }
             }
-        });
+        }
     }
 
     /** {@code out = x / rms(x) · weight}, row by row; keeps each row's 1/rms in {@code rstd}. */

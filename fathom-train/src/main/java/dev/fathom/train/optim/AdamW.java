@@ -37,6 +37,28 @@ public final class AdamW {
         }
     }
 
+    /** Writes the moments and the step count, for a checkpoint. */
+    public void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeInt(t);
+        out.writeInt(m.length);
+        for (int i = 0; i < m.length; i++) {
+            out.writeDouble(m[i]);
+            out.writeDouble(v[i]);
+        }
+    }
+
+    /** Reads what {@link #writeTo} wrote. */
+    public void readFrom(java.io.DataInputStream in) throws java.io.IOException {
+        t = in.readInt();
+        if (in.readInt() != m.length) {
+            throw new java.io.IOException("the checkpoint's optimiser holds another number of parameters");
+        }
+        for (int i = 0; i < m.length; i++) {
+            m[i] = in.readDouble();
+            v[i] = in.readDouble();
+        }
+    }
+
     /** Scales {@code grads} down to a global L2 norm of at most {@code maxNorm}; returns the norm before. */
     public static double clipNorm(double[] grads, double maxNorm) {
         double sum = 0;

@@ -30,6 +30,11 @@ public final class BpeTrainer {
             return -1;
         }
 
+        /** The tokenizer of this vocabulary, as a GGUF file written by {@link #writeTo} would give it. */
+        public Tokenizer tokenizer(String bos, String eos) {
+            return Tokenizer.of(tokens, types, merges, pre, id(bos), id(eos));
+        }
+
         /** Writes the vocabulary's GGUF keys, as llama.cpp's converter names them. */
         public void writeTo(GgufWriter w, String bos, String eos, String chatTemplate) {
             w.putString("tokenizer.ggml.model", "gpt2")

@@ -63,7 +63,7 @@ class LayersTest {
 
     @Test
     void matmul() {
-        int n = 3, ins = 11, outs = 5;
+        int n = 6, ins = 21, outs = 9; // whole tiles of 4 and what is left over, vectors and a tail
         double[] x = randoms(n * ins);
         double[] w = randoms(2 + outs * ins); // at an offset, as in the parameter buffer
         double[] r = randoms(n * outs);

@@ -1,0 +1,102 @@
+package dev.fathom.train;
+
+import dev.fathom.model.chat.DeepSeekR1Template;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.tensor.Parallel;
+import dev.fathom.train.data.Curriculum;
+import dev.fathom.train.model.GgufExport;
+import dev.fathom.train.model.MiniDeepSeek;
+import dev.fathom.train.model.ModelConfig;
+import dev.fathom.train.model.Parameters;
+import dev.fathom.train.optim.AdamW;
+import dev.fathom.train.tasks.Problem;
+import dev.fathom.train.tokenizer.BpeTrainer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * The whole recipe from a seed: a tokenizer learnt from the task corpus, a model initialised,
+ * pretrained on worked problems, fine-tuned on chats, written as GGUF. Each stage checkpoints
+ * into the work directory, so a killed run goes on where it stopped.
+ */
+public final class Pipeline {
+    public static final String BOS = "<｜begin▁of▁sentence｜>";
+    public static final String EOS = "<｜end▁of▁sentence｜>";
+    public static final List<String> CONTROLS = List.of(BOS, EOS, "<｜User｜>", "<｜Assistant｜>", "<｜▁pad▁｜>");
+    public static final List<String> USER_DEFINED = List.of("<think>", "</think>");
+
+    /**
+     * @param vocabulary tokens of the trained tokenizer
+     * @param pretrainSteps, fineTuneSteps optimiser steps of each stage
+     */
+    public record Settings(ModelConfig model, int vocabulary, int pretrainSteps, int fineTuneSteps, int rows, int length,
+            double learningRate, long seed, GgmlType type) {
+    }
+
+    private Pipeline() {
+    }
+
+    /** The stages, in order. */
+    public enum Stage { PRETRAIN, SFT }
+
+    /**
+     * Runs the stages up to {@code last} into {@code work} (each one resumed from its checkpoint, or
+     * skipped if done) and writes the model to {@code out}.
+     */
+    public static void run(Settings s, Stage last, Path work, Path out, Trainer.Progress progress, int threads)
+            throws IOException {
+        Files.createDirectories(work);
+        BpeTrainer.Vocabulary vocabulary = vocabulary(s.vocabulary(), s.seed());
+        String template = r1Template();
+        DeepSeekR1Template chat = new DeepSeekR1Template(BOS, true);
+        Curriculum curriculum = new Curriculum(vocabulary.tokenizer(BOS, EOS), chat, BOS, s.seed());
+        Parameters parameters = Parameters.of(s.model());
+        parameters.initialize(s.model(), 0.02, s.seed());
+        try (Parallel parallel = new Parallel(threads)) {
+            MiniDeepSeek model = new MiniDeepSeek(s.model(), parameters, parallel);
+            Trainer.run(model, stage("pretrain", s.pretrainSteps(), s), step -> curriculum.pretraining(step, s.rows(), s.length()),
+                    work.resolve("pretrain.ckpt"), progress);
+            if (last == Stage.PRETRAIN) {
+                GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny (pretrained)", s.type(), out);
+                return;
+            }
+            Trainer.run(model, stage("sft", s.fineTuneSteps(), s), step -> curriculum.fineTuning(step, s.rows(), s.length()),
+                    work.resolve("sft.ckpt"), progress);
+            GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny", s.type(), out);
+        }
+    }
+
+    private static Trainer.Settings stage(String name, int steps, Settings s) {
+        int warmup = Math.max(1, steps / 20);
+        return new Trainer.Settings(name, steps, s.rows(), s.length(),
+                new AdamW.Schedule(s.learningRate(), warmup, steps, 0.1), 1.0, 0.01, 0.001, 100);
+    }
+
+    /** The tokenizer, learnt from a corpus of worked problems drawn from the seed. */
+    public static BpeTrainer.Vocabulary vocabulary(int size, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        List<String> corpus = new ArrayList<>();
+        for (int i = 0; i < 4000; i++) {
+            Problem p = Curriculum.draw(random);
+            corpus.add(p.question());
+            corpus.add(p.solution());
+        }
+        return BpeTrainer.train(corpus, "qwen2", size, CONTROLS, USER_DEFINED);
+    }
+
+    /** DeepSeek-R1's chat template (Jinja), which the GGUF carries so that any runtime can chat with the model. */
+    static String r1Template() throws IOException {
+        try (InputStream in = Pipeline.class.getResourceAsStream("deepseek-r1.jinja")) {
+            if (in == null) {
+                throw new IOException("the R1 chat template is missing from the classpath");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}
