@@ -3,6 +3,8 @@ package dev.fathom.cli;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Parallel;
 import dev.fathom.train.Pipeline;
+import dev.fathom.train.Reinforcement;
+import dev.fathom.train.rl.Grpo;
 import dev.fathom.train.model.ModelConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -19,13 +21,13 @@ import picocli.CommandLine.Spec;
  * for, each stage resumed from its checkpoint if a run was stopped.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, description = {"Train the tiny DeepSeek-architecture model (MLA + MoE) on arithmetic with"
-        + " worked reasoning: a tokenizer, pretraining, then fine-tuning on chats; writes a GGUF file.",
-    "Stages: pretrain, sft, all (every stage). Checkpoints go to --work; run the same command again to go on."})
+        + " worked reasoning: a tokenizer, pretraining, fine-tuning on chats, then GRPO on checked answers; writes a GGUF file.",
+    "Stages: pretrain, sft, grpo, all (every stage). Checkpoints go to --work; run the same command again to go on."})
 final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "STAGE", description = "pretrain, sft or all")
+    @Parameters(index = "0", paramLabel = "STAGE", description = "pretrain, sft, grpo or all (the stages up to it are run)")
     String stage;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "The GGUF file to write.")
@@ -42,6 +44,21 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--sft-steps", paramLabel = "N", description = "Fine-tuning steps (default: ${DEFAULT-VALUE}).")
     int sftSteps = 1500;
+
+    @Option(names = "--grpo-steps", paramLabel = "N", description = "GRPO steps (default: ${DEFAULT-VALUE}).")
+    int grpoSteps = 60;
+
+    @Option(names = "--group", paramLabel = "N", description = "GRPO: replies sampled per problem (default: ${DEFAULT-VALUE}).")
+    int group = 8;
+
+    @Option(names = "--prompts", paramLabel = "N", description = "GRPO: problems per step (default: ${DEFAULT-VALUE}).")
+    int prompts = 8;
+
+    @Option(names = "--variant", paramLabel = "NAME", description = "GRPO's normalisation: grpo, dapo or dr-grpo (default: ${DEFAULT-VALUE}).")
+    String variant = "grpo";
+
+    @Option(names = "--kl", paramLabel = "BETA", description = "GRPO: weight of the k3 KL penalty towards the fine-tuned model (default: ${DEFAULT-VALUE}).")
+    double beta = 0.04;
 
     @Option(names = "--batch", paramLabel = "N", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
     int rows = 16;
@@ -68,24 +85,40 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Pipeline.Stage last = switch (stage) {
             case "pretrain" -> Pipeline.Stage.PRETRAIN;
-            case "sft", "all" -> Pipeline.Stage.SFT;
-            default -> throw new Main.UserError("unknown stage '" + stage + "' (pretrain, sft or all)");
+            case "sft" -> Pipeline.Stage.SFT;
+            case "grpo", "all" -> Pipeline.Stage.GRPO;
+            default -> throw new Main.UserError("unknown stage '" + stage + "' (pretrain, sft, grpo or all)");
+        };
+        Grpo.Variant normalisation = switch (variant) {
+            case "grpo" -> Grpo.Variant.GRPO;
+            case "dapo" -> Grpo.Variant.DAPO;
+            case "dr-grpo" -> Grpo.Variant.DR_GRPO;
+            default -> throw new Main.UserError("--variant must be grpo, dapo or dr-grpo, not " + variant);
         };
         GgmlType weights = switch (type.toLowerCase(Locale.ROOT)) {
             case "f32" -> GgmlType.F32;
             case "q8_0" -> GgmlType.Q8_0;
             default -> throw new Main.UserError("--type must be f32 or q8_0, not " + type);
         };
-        if (pretrainSteps < 1 || sftSteps < 1 || rows < 1 || threads < 1) {
-            throw new Main.UserError("steps, --batch and --threads must be at least 1");
+        if (pretrainSteps < 1 || sftSteps < 1 || grpoSteps < 1 || rows < 1 || threads < 1 || group < 2 || prompts < 1) {
+            throw new Main.UserError("steps, --batch, --prompts and --threads must be at least 1, --group at least 2");
         }
+        var grpo = new Reinforcement.Settings(grpoSteps, prompts, group, 300, 1e-4, beta, normalisation,
+                normalisation == Grpo.Variant.DAPO ? Grpo.Clip.DAPO : Grpo.Clip.GRPO, 1f);
         Path dir = work != null ? work : out.resolveSibling(out.getFileName() + ".work");
         PrintWriter err = spec.commandLine().getErr();
         long started = System.nanoTime();
         Pipeline.run(new Pipeline.Settings(TINY, TINY.vocabulary(), pretrainSteps, sftSteps, rows, LENGTH,
-                learningRate, seed, weights), last, dir, out, (name, step, steps, loss, tokensPerSecond, secondsLeft) -> {
+                learningRate, seed, weights, grpo), last, dir, out, (name, step, steps, loss, tokensPerSecond, secondsLeft) -> {
                     err.printf("\r%-8s step %5d/%d  loss %.4f  %5.0f tok/s  ETA %s   ", name, step, steps, loss,
                             tokensPerSecond, clock(secondsLeft));
+                    if (step == steps) {
+                        err.println();
+                    }
+                    err.flush();
+                }, (step, steps, reward, accuracy, secondsLeft) -> {
+                    err.printf("\rgrpo     step %5d/%d  reward %.3f  right %3.0f%%  ETA %s   ", step, steps, reward,
+                            100 * accuracy, clock(secondsLeft));
                     if (step == steps) {
                         err.println();
                     }

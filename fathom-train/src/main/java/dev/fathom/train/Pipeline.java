@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
 
 /**
  * The whole recipe from a seed: a tokenizer learnt from the task corpus, a model initialised,
- * pretrained on worked problems, fine-tuned on chats, written as GGUF. Each stage checkpoints
+ * pretrained on worked problems, fine-tuned on chats, improved by GRPO, written as GGUF. Each stage checkpoints
  * into the work directory, so a killed run goes on where it stopped.
  */
 public final class Pipeline {
@@ -32,34 +32,38 @@ public final class Pipeline {
     public static final List<String> USER_DEFINED = List.of("<think>", "</think>");
 
     /**
-     * @param vocabulary tokens of the trained tokenizer
-     * @param pretrainSteps, fineTuneSteps optimiser steps of each stage
+     * @param vocabulary the most tokens of the trained tokenizer (the model's vocabulary is what it ends with)
+     * @param pretrainSteps optimiser steps of pretraining
+     * @param fineTuneSteps optimiser steps of fine-tuning
+     * @param grpo the reinforcement stage's settings
      */
     public record Settings(ModelConfig model, int vocabulary, int pretrainSteps, int fineTuneSteps, int rows, int length,
-            double learningRate, long seed, GgmlType type) {
+            double learningRate, long seed, GgmlType type, Reinforcement.Settings grpo) {
     }
 
     private Pipeline() {
     }
 
     /** The stages, in order. */
-    public enum Stage { PRETRAIN, SFT }
+    public enum Stage { PRETRAIN, SFT, GRPO }
 
     /**
      * Runs the stages up to {@code last} into {@code work} (each one resumed from its checkpoint, or
      * skipped if done) and writes the model to {@code out}.
      */
-    public static void run(Settings s, Stage last, Path work, Path out, Trainer.Progress progress, int threads)
-            throws IOException {
+    public static void run(Settings s, Stage last, Path work, Path out, Trainer.Progress progress,
+            Reinforcement.Progress rewards, int threads) throws IOException {
         Files.createDirectories(work);
         BpeTrainer.Vocabulary vocabulary = vocabulary(s.vocabulary(), s.seed());
         String template = r1Template();
         DeepSeekR1Template chat = new DeepSeekR1Template(BOS, true);
         Curriculum curriculum = new Curriculum(vocabulary.tokenizer(BOS, EOS), chat, BOS, s.seed());
-        Parameters parameters = Parameters.of(s.model());
-        parameters.initialize(s.model(), 0.02, s.seed());
+        // Merges stop when every piece of the corpus is one token: the vocabulary may be smaller than asked for.
+        ModelConfig config = s.model().withVocabulary(vocabulary.tokens().length);
+        Parameters parameters = Parameters.of(config);
+        parameters.initialize(config, 0.02, s.seed());
         try (Parallel parallel = new Parallel(threads)) {
-            MiniDeepSeek model = new MiniDeepSeek(s.model(), parameters, parallel);
+            MiniDeepSeek model = new MiniDeepSeek(config, parameters, parallel);
             Trainer.run(model, stage("pretrain", s.pretrainSteps(), s), step -> curriculum.pretraining(step, s.rows(), s.length()),
                     work.resolve("pretrain.ckpt"), progress);
             if (last == Stage.PRETRAIN) {
@@ -68,6 +72,17 @@ public final class Pipeline {
             }
             Trainer.run(model, stage("sft", s.fineTuneSteps(), s), step -> curriculum.fineTuning(step, s.rows(), s.length()),
                     work.resolve("sft.ckpt"), progress);
+            if (last == Stage.GRPO) {
+                GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny (fine-tuned)", s.type(),
+                        work.resolve("sft.gguf"));
+                MiniDeepSeek reference = null;
+                if (s.grpo().beta() != 0) {
+                    reference = new MiniDeepSeek(config, Parameters.of(config), parallel);
+                    Trainer.loadWeights(work.resolve("sft.ckpt"), reference);
+                }
+                Reinforcement.run(model, reference, curriculum, vocabulary, template, s.grpo(), work, s.seed(), threads,
+                        rewards);
+            }
             GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny", s.type(), out);
         }
     }

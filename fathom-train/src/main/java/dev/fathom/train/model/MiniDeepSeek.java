@@ -354,17 +354,10 @@ public final class MiniDeepSeek {
                     continue;
                 }
                 int row = t * vocabulary;
-                double max = Double.NEGATIVE_INFINITY;
+                double logSum = logSumExp(row);
                 for (int v = 0; v < vocabulary; v++) {
-                    max = Math.max(max, logits[row + v]);
-                }
-                double sum = 0;
-                for (int v = 0; v < vocabulary; v++) {
-                    dlogits[row + v] = Math.exp(logits[row + v] - max);
-                    sum += dlogits[row + v];
-                }
-                for (int v = 0; v < vocabulary; v++) {
-                    dlogits[row + v] = coefficients[t] * (dlogits[row + v] / sum - (v == targets[t] ? 1 : 0));
+                    double p = Math.exp(logits[row + v] - logSum);
+                    dlogits[row + v] = coefficients[t] * (p - (v == targets[t] ? 1 : 0));
                 }
             }
         });
@@ -554,6 +547,29 @@ public final class MiniDeepSeek {
         return imbalance;
     }
 
+    /** The log-probability of each position's {@code targets} token under the last forward pass's logits. */
+    public double[] logProbabilities(int[] targets) {
+        int vocabulary = c.vocabulary();
+        double[] out = new double[targets.length];
+        for (int t = 0; t < targets.length; t++) {
+            out[t] = logits[t * vocabulary + targets[t]] - logSumExp(t * vocabulary);
+        }
+        return out;
+    }
+
+    /** log Σ exp over the logits of the row starting at {@code row}. */
+    private double logSumExp(int row) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < c.vocabulary(); v++) {
+            max = Math.max(max, logits[row + v]);
+        }
+        double sum = 0;
+        for (int v = 0; v < c.vocabulary(); v++) {
+            sum += Math.exp(logits[row + v] - max);
+        }
+        return max + Math.log(sum);
+    }
+
     /** Sets every gradient to zero. */
     public void zeroGradients() {
         Arrays.fill(gradients.values(), 0);
@@ -576,15 +592,7 @@ public final class MiniDeepSeek {
                 continue;
             }
             int row = t * vocabulary;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < vocabulary; v++) {
-                max = Math.max(max, logits[row + v]);
-            }
-            double sum = 0;
-            for (int v = 0; v < vocabulary; v++) {
-                sum += Math.exp(logits[row + v] - max);
-            }
-            loss += weights[t] * (max + Math.log(sum) - logits[row + targets[t]]);
+            loss += weights[t] * (logSumExp(row) - logits[row + targets[t]]);
         }
         return total == 0 ? 0 : loss / total;
     }

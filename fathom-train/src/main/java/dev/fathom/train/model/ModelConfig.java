@@ -38,6 +38,12 @@ public record ModelConfig(int vocabulary, int dim, int layers, int denseLayers, 
         }
     }
 
+    /** This shape with a vocabulary of {@code size} tokens (a trained tokenizer may end with fewer than asked for). */
+    public ModelConfig withVocabulary(int size) {
+        return new ModelConfig(size, dim, layers, denseLayers, heads, queryRank, latentRank, nopeDim, ropeDim, valueDim,
+                denseFfn, experts, expertsUsed, expertFfn, ropeBase, context);
+    }
+
     /** Per head, the query and key width. */
     public int keyDim() {
         return nopeDim + ropeDim;

@@ -76,17 +76,20 @@ public final class Grpo {
     }
 
     /**
-     * One token's loss, with its gradient with respect to {@code logits[offset, offset + vocab)}
-     * added into {@code grad} from {@code gradOffset}.
+     * One token's loss and the factor c of its gradient with respect to the logits,
+     * {@code c · (softmax − onehot(token))}: {@code c = weight · (A·ρ (where the clip lets it through) − β·(1 − π_ref/π_θ))}.
+     */
+    public record TokenTerm(double loss, double coefficient) {
+    }
+
+    /**
+     * One token's term of the loss from its log-probabilities under the current, the sampling and
+     * the reference policy.
      *
-     * @param oldLogprob log π_old of the token (the policy that sampled it)
-     * @param refLogprob log π_ref of the token; ignored when {@code beta} is 0
      * @param weight the token's normalisation weight ({@link #weight})
      */
-    public static double tokenLoss(float[] logits, int offset, int vocab, int token, double oldLogprob, double refLogprob,
-            double advantage, Clip clip, double beta, double weight, float[] grad, int gradOffset) {
-        double logSum = VectorMath.logSumExp(logits, offset, vocab);
-        double logprob = logits[offset + token] - logSum;
+    public static TokenTerm term(double logprob, double oldLogprob, double refLogprob, double advantage, Clip clip,
+            double beta, double weight) {
         double ratio = Math.exp(logprob - oldLogprob);
         double unclipped = ratio * advantage;
         double clipped = Math.clamp(ratio, 1 - clip.low(), 1 + clip.high()) * advantage;
@@ -99,11 +102,25 @@ public final class Grpo {
             kl = refOverTheta - (refLogprob - logprob) - 1;
             klSlope = 1 - refOverTheta;
         }
-        double c = weight * ((flows ? advantage * ratio : 0) - beta * klSlope);
+        return new TokenTerm(-weight * (surrogate - beta * kl), weight * ((flows ? advantage * ratio : 0) - beta * klSlope));
+    }
+
+    /**
+     * One token's loss, with its gradient with respect to {@code logits[offset, offset + vocab)}
+     * added into {@code grad} from {@code gradOffset}.
+     *
+     * @param oldLogprob log π_old of the token (the policy that sampled it)
+     * @param refLogprob log π_ref of the token; ignored when {@code beta} is 0
+     * @param weight the token's normalisation weight ({@link #weight})
+     */
+    public static double tokenLoss(float[] logits, int offset, int vocab, int token, double oldLogprob, double refLogprob,
+            double advantage, Clip clip, double beta, double weight, float[] grad, int gradOffset) {
+        double logSum = VectorMath.logSumExp(logits, offset, vocab);
+        TokenTerm term = term(logits[offset + token] - logSum, oldLogprob, refLogprob, advantage, clip, beta, weight);
         for (int i = 0; i < vocab; i++) {
             double p = Math.exp(logits[offset + i] - logSum);
-            grad[gradOffset + i] += (float) (c * (p - (i == token ? 1 : 0)));
+            grad[gradOffset + i] += (float) (term.coefficient() * (p - (i == token ? 1 : 0)));
         }
-        return -weight * (surrogate - beta * kl);
+        return term.loss();
     }
 }

@@ -10,6 +10,7 @@ import dev.fathom.model.testing.LlamaCpp;
 import dev.fathom.model.testing.TestModels;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Parallel;
+import dev.fathom.train.Pipeline;
 import dev.fathom.train.tasks.Problem;
 import dev.fathom.train.tasks.Tasks;
 import dev.fathom.train.tokenizer.BpeTrainer;
@@ -26,11 +27,7 @@ import tools.jackson.databind.JsonNode;
  * llama.cpp's give the trainer's logits (f32 file: to float rounding; Q8_0: to quantization
  * noise, but where an expert choice flips).
  */
-class GgufExportTest {
-    static final List<String> CONTROLS = List.of("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>",
-            "<｜Assistant｜>", "<｜▁pad▁｜>");
-    static final List<String> USER_DEFINED = List.of("<think>", "</think>");
-
+public class GgufExportTest {
     @TempDir
     Path dir;
 
@@ -43,7 +40,7 @@ class GgufExportTest {
             corpus.add(p.question());
             corpus.add(p.solution());
         }
-        BpeTrainer.Vocabulary vocabulary = BpeTrainer.train(corpus, "qwen2", 320, CONTROLS, USER_DEFINED);
+        BpeTrainer.Vocabulary vocabulary = BpeTrainer.train(corpus, "qwen2", 320, Pipeline.CONTROLS, Pipeline.USER_DEFINED);
         ModelConfig config = new ModelConfig(320, 64, 3, 1, 2, 32, 32, 16, 16, 16, 96, 4, 2, 32, 10000, 128);
         Parameters parameters = Parameters.of(config);
         parameters.initialize(config, 0.2, 4);
@@ -59,7 +56,7 @@ class GgufExportTest {
             String template = TestModels.template("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B");
             for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.Q8_0}) {
                 Path file = dir.resolve("mini-" + type.name().toLowerCase() + ".gguf");
-                GgufExport.write(model, vocabulary, CONTROLS.get(0), CONTROLS.get(1), template, "mini", type, file);
+                GgufExport.write(model, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "mini", type, file);
                 float[] fathom;
                 try (Model engine = Model.open(file, 2)) {
                     fathom = logits(engine.network(), tokens);
@@ -117,7 +114,7 @@ class GgufExportTest {
     }
 
     /** The engine's logits at every position of {@code tokens}, in one forward pass. */
-    static float[] logits(LanguageModel network, int[] tokens) {
+    public static float[] logits(LanguageModel network, int[] tokens) {
         try (KvCache cache = network.newCache(KvCache.Type.F32, 1, 128)) {
             Batch batch = new Batch(tokens.length);
             for (int i = 0; i < tokens.length; i++) {

@@ -6,6 +6,7 @@ import dev.fathom.model.gguf.GgufFile;
 import dev.fathom.model.gguf.GgufWriter;
 import dev.fathom.model.testing.LlamaCpp;
 import dev.fathom.model.tokenizer.Tokenizer;
+import dev.fathom.train.Pipeline;
 import dev.fathom.train.tasks.Problem;
 import dev.fathom.train.tasks.Problem.Family;
 import dev.fathom.train.tasks.Tasks;
@@ -22,9 +23,8 @@ import tools.jackson.databind.JsonNode;
  * text to the same ids with it, numbers come out digit by digit, and every text decodes back.
  */
 class BpeTrainerTest {
-    private static final List<String> CONTROLS = List.of("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>",
-            "<｜Assistant｜>", "<｜▁pad▁｜>");
-    private static final List<String> USER_DEFINED = List.of("<think>", "</think>");
+    private static final List<String> CONTROLS = Pipeline.CONTROLS;
+    private static final List<String> USER_DEFINED = Pipeline.USER_DEFINED;
 
     @TempDir
     Path dir;

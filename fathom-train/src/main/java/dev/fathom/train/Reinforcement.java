@@ -1,0 +1,165 @@
+package dev.fathom.train;
+
+import dev.fathom.model.Model;
+import dev.fathom.model.generate.Generation;
+import dev.fathom.model.generate.Generation.StopReason;
+import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.generate.Session;
+import dev.fathom.tensor.GgmlType;
+import dev.fathom.train.data.Curriculum;
+import dev.fathom.train.model.GgufExport;
+import dev.fathom.train.model.MiniDeepSeek;
+import dev.fathom.train.optim.AdamW;
+import dev.fathom.train.rl.Grpo;
+import dev.fathom.train.tasks.Problem;
+import dev.fathom.train.tasks.Rewards;
+import dev.fathom.train.tokenizer.BpeTrainer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * GRPO, as R1 used it, on rewards a program checks: for each of a few training problems the
+ * current policy samples a group of replies (with the engine's own generation code, on the
+ * policy written as GGUF), each reply is rewarded (right answer; well-formed reasoning then
+ * answer), advantages are normalised within the group, and one step of the clipped objective
+ * (with an optional k3 KL penalty towards the fine-tuned reference) moves the policy.
+ */
+public final class Reinforcement {
+    /**
+     * @param prompts problems per step
+     * @param group replies sampled per problem
+     * @param maxTokens the longest reply
+     * @param beta the KL penalty's weight (0: none, as DAPO)
+     */
+    public record Settings(int steps, int prompts, int group, int maxTokens, double learningRate, double beta,
+            Grpo.Variant variant, Grpo.Clip clip, float temperature) {
+    }
+
+    /** Hears of each step: the mean reward and the share of right answers among its replies. */
+    public interface Progress {
+        void step(int step, int steps, double meanReward, double accuracy, double secondsLeft);
+    }
+
+    private Reinforcement() {
+    }
+
+    /**
+     * Runs the steps on {@code policy}; {@code reference} (may be null when beta is 0) stays as it
+     * is. Returns each step's mean reward.
+     */
+    public static List<Double> run(MiniDeepSeek policy, MiniDeepSeek reference, Curriculum curriculum,
+            BpeTrainer.Vocabulary vocabulary, String template, Settings s, Path work, long seed, int threads,
+            Progress progress) throws IOException {
+        AdamW adam = new AdamW(policy.parameters().size(), 0.9, 0.95, 1e-8, 0);
+        List<Double> rewards = new ArrayList<>();
+        Path checkpoint = work.resolve("grpo.ckpt");
+        int first = Files.exists(checkpoint) ? Trainer.restore(checkpoint, "grpo", policy, adam, rewards) : 0;
+        Path sampler = work.resolve("policy.gguf");
+        long started = System.nanoTime();
+        for (int step = first; step < s.steps(); step++) {
+            SplittableRandom random = new SplittableRandom(seed * 41 + step);
+            GgufExport.write(policy, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "policy", GgmlType.F32, sampler);
+            List<int[]> prompts = new ArrayList<>();
+            List<int[]> replies = new ArrayList<>();
+            double[] reward = new double[s.prompts() * s.group()];
+            int correct = 0;
+            try (Model model = Model.open(sampler, threads); Session session = model.newSession(512, 512)) {
+                for (int p = 0; p < s.prompts(); p++) {
+                    Problem problem = Curriculum.draw(random);
+                    int[] prompt = curriculum.prompt(problem);
+                    for (int g = 0; g < s.group(); g++) {
+                        SamplerSettings sampling = new SamplerSettings(s.temperature(), 0, 1f, 0f, 1f, -1, 0f, 0f,
+                                random.nextLong());
+                        Generation.Result result = session.generate(prompt, new Generation(sampling, s.maxTokens(), List.of()),
+                                text -> { }, () -> false);
+                        int[] reply = result.tokens();
+                        if (result.stopReason() == StopReason.END_OF_GENERATION) {
+                            reply = Arrays.copyOf(reply, reply.length + 1);
+                            reply[reply.length - 1] = model.tokenizer().eos();
+                        }
+                        String text = "<think>\n" + result.text();
+                        int i = p * s.group() + g;
+                        reward[i] = Rewards.reward(problem, text);
+                        correct += Rewards.correct(problem, text) ? 1 : 0;
+                        prompts.add(prompt);
+                        replies.add(reply);
+                    }
+                }
+            }
+            update(policy, reference, adam, prompts, replies, reward, s, vocabulary.id(Pipeline.EOS));
+            double mean = Arrays.stream(reward).average().orElse(0);
+            rewards.add(mean);
+            double perStep = (System.nanoTime() - started) / 1e9 / (step - first + 1);
+            progress.step(step + 1, s.steps(), mean, (double) correct / reward.length, perStep * (s.steps() - step - 1));
+            if ((step + 1) % 10 == 0 || step + 1 == s.steps()) {
+                Trainer.save(checkpoint, "grpo", step + 1, policy, adam, rewards);
+            }
+        }
+        Files.deleteIfExists(sampler);
+        return rewards;
+    }
+
+    /** One step of the clipped objective over the sampled replies (each group's advantages from its rewards). */
+    static void update(MiniDeepSeek policy, MiniDeepSeek reference, AdamW adam, List<int[]> prompts,
+            List<int[]> replies, double[] reward, Settings s, int eos) {
+        int rows = prompts.size();
+        int length = 0;
+        for (int i = 0; i < rows; i++) {
+            length = Math.max(length, prompts.get(i).length + replies.get(i).length - 1);
+        }
+        length = Math.min(length, policy.config().context());
+        int[] inputs = new int[rows * length];
+        int[] targets = new int[rows * length];
+        boolean[] scored = new boolean[rows * length];
+        double[] advantage = new double[rows * length];
+        double[] weight = new double[rows * length];
+        for (int p = 0; p < rows / s.group(); p++) {
+            double[] group = Arrays.copyOfRange(reward, p * s.group(), (p + 1) * s.group());
+            double[] advantages = Grpo.advantages(group, s.variant());
+            int[] lengths = new int[s.group()];
+            for (int g = 0; g < s.group(); g++) {
+                lengths[g] = replies.get(p * s.group() + g).length;
+            }
+            for (int g = 0; g < s.group(); g++) {
+                int r = p * s.group() + g;
+                int[] prompt = prompts.get(r);
+                int[] reply = replies.get(r);
+                int[] chat = Arrays.copyOf(prompt, prompt.length + reply.length);
+                System.arraycopy(reply, 0, chat, prompt.length, reply.length);
+                double w = Grpo.weight(s.variant(), lengths, reply.length);
+                for (int i = 0; i < length; i++) {
+                    int at = r * length + i;
+                    inputs[at] = i < chat.length ? chat[i] : eos;
+                    targets[at] = i + 1 < chat.length ? chat[i + 1] : inputs[at];
+                    scored[at] = i + 1 >= prompt.length && i + 1 < chat.length;
+                    advantage[at] = advantages[g];
+                    weight[at] = w;
+                }
+            }
+        }
+        policy.forward(inputs, rows, length);
+        double[] logprobs = policy.logProbabilities(targets);
+        double[] refLogprobs = null;
+        if (s.beta() != 0) {
+            reference.forward(inputs, rows, length);
+            refLogprobs = reference.logProbabilities(targets);
+        }
+        double[] coefficients = new double[inputs.length];
+        for (int t = 0; t < inputs.length; t++) {
+            if (scored[t]) {
+                // One update per batch of samples: the sampling policy is the current one, ratio 1.
+                coefficients[t] = Grpo.term(logprobs[t], logprobs[t], refLogprobs == null ? 0 : refLogprobs[t],
+                        advantage[t], s.clip(), s.beta(), weight[t]).coefficient();
+            }
+        }
+        policy.zeroGradients();
+        policy.backward(targets, coefficients);
+        AdamW.clipNorm(policy.gradients().values(), 1.0);
+        adam.step(policy.parameters().values(), policy.gradients().values(), s.learningRate());
+    }
+}
