@@ -3,7 +3,8 @@ package dev.fathom.model.chat;
 /**
  * Finds function calls in a reply as its text arrives in arbitrary pieces: text before the
  * calls is content, each call is reported as it starts (its name) and its arguments as they
- * come, so a server can stream them. Text that may be the start of a marker is held back until
+ * come, so a server can stream them; where the syntax allows them, {@code <tool_call>} JSON
+ * blocks too, each reported whole once it closes. Text that may be the start of a marker is held back until
  * it is known; a reply that ends inside a call's arguments (a forced call ends with its JSON)
  * keeps the call.
  */
@@ -19,7 +20,11 @@ public final class ToolCallParser {
         void arguments(int index, String fragment);
     }
 
-    private enum State { CONTENT, BETWEEN_CALLS, NAME, ARGUMENTS, AFTER_CALLS }
+    private enum State { CONTENT, BETWEEN_CALLS, NAME, ARGUMENTS, AFTER_CALLS, JSON_BLOCK }
+
+    private static final String BLOCK_START = "<tool_call>";
+    private static final String BLOCK_END = "</tool_call>";
+    private static final tools.jackson.databind.ObjectMapper JSON = new tools.jackson.databind.ObjectMapper();
 
     private final ToolSyntax syntax;
     private final Sink sink;
@@ -60,12 +65,47 @@ public final class ToolCallParser {
             switch (state) {
                 case CONTENT -> {
                     int at = held.indexOf(syntax.sectionStart());
+                    int block = syntax.jsonBlocks() ? held.indexOf(BLOCK_START) : -1;
+                    if (block >= 0 && (at < 0 || block < at)) {
+                        pass(block, State.JSON_BLOCK, 0, true);
+                        continue;
+                    }
                     if (at >= 0) {
                         pass(at, State.BETWEEN_CALLS, syntax.sectionStart().length(), true);
                         continue;
                     }
-                    pass(held.length() - (end ? 0 : partialMarker(syntax.sectionStart())), State.CONTENT, 0, true);
+                    int partial = end ? 0 : Math.max(partialMarker(syntax.sectionStart()),
+                            syntax.jsonBlocks() ? partialMarker(BLOCK_START) : 0);
+                    pass(held.length() - partial, State.CONTENT, 0, true);
                     return;
+                }
+                case JSON_BLOCK -> {
+                    int close = held.indexOf(BLOCK_END);
+                    if (close < 0) {
+                        return; // the block's text stays held until it closes (or, at the end, passes on as text)
+                    }
+                    String body = held.substring(BLOCK_START.length(), close);
+                    String name = null;
+                    String arguments = null;
+                    try {
+                        tools.jackson.databind.JsonNode call = JSON.readTree(body);
+                        if (call.path("name").isString() && call.has("arguments")) {
+                            name = call.get("name").asString();
+                            tools.jackson.databind.JsonNode a = call.get("arguments");
+                            arguments = a.isString() ? a.asString() : JSON.writeValueAsString(a);
+                        }
+                    } catch (RuntimeException e) {
+                        name = null; // not a call after all: its text is content
+                    }
+                    if (name == null) {
+                        pass(close + BLOCK_END.length(), State.CONTENT, 0, true);
+                    } else {
+                        sink.callStarted(calls, name);
+                        sink.arguments(calls, arguments);
+                        calls++;
+                        held.delete(0, close + BLOCK_END.length());
+                        state = State.CONTENT;
+                    }
                 }
                 case BETWEEN_CALLS -> {
                     int blank = 0;

@@ -14,18 +14,21 @@ import java.util.List;
  * @param argumentsEnd ends the arguments and the call
  * @param separator between two calls
  * @param sectionEnd closes the calls
+ * @param jsonBlocks whether replies may also hold {@code <tool_call>{"name": ..., "arguments": ...}</tool_call>}
+ *     blocks, the format of Qwen 2.5 (and Hermes): the R1 distills, fine-tuned from Qwen 2.5 and Llama 3.1
+ *     models, fall back on it
  */
 public record ToolSyntax(String family, String sectionStart, String callStart, String nameEnd, String argumentsEnd,
-        String separator, String sectionEnd) {
+        String separator, String sectionEnd, boolean jsonBlocks) {
 
     /** DeepSeek-R1 and V3 (and the R1 distills, whose template writes it): each call's arguments in a json code block. */
     public static final ToolSyntax DEEPSEEK_R1 = new ToolSyntax("deepseek-r1", "<｜tool▁calls▁begin｜>",
             "<｜tool▁call▁begin｜>function<｜tool▁sep｜>", "\n```json\n", "\n```<｜tool▁call▁end｜>", "\n",
-            "<｜tool▁calls▁end｜>");
+            "<｜tool▁calls▁end｜>", true);
 
     /** DeepSeek-V3.1 and later: the name, a separator token, the arguments. */
     public static final ToolSyntax DEEPSEEK_V31 = new ToolSyntax("deepseek-v3.1", "<｜tool▁calls▁begin｜>",
-            "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "", "<｜tool▁calls▁end｜>");
+            "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "", "<｜tool▁calls▁end｜>", false);
 
     /** {@code calls} as the model writes them. */
     public String render(List<ToolCall> calls) {

@@ -78,6 +78,27 @@ class ToolCallParserTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void theDistillsMayCallInTheJsonBlocksOfTheirBaseModels() {
+        String reply = "Checking. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+                + "<tool_call>{\"name\": \"get_time\", \"arguments\": \"{}\"}</tool_call><tool_call>not json</tool_call>";
+        for (int cut = 0; cut <= reply.length(); cut++) {
+            Heard heard = new Heard();
+            ToolCallParser parser = new ToolCallParser(ToolSyntax.DEEPSEEK_R1, heard);
+            parser.push(reply.substring(0, cut));
+            parser.push(reply.substring(cut));
+            parser.finish();
+            assertThat(heard.calls()).containsExactly(new ToolCall("call_0", "get_weather", "{\"city\":\"Paris\"}"),
+                    new ToolCall("call_1", "get_time", "{}"));
+            assertThat(heard.content.toString()).isEqualTo("Checking. <tool_call>not json</tool_call>");
+        }
+        Heard v31 = new Heard();
+        ToolCallParser parser = new ToolCallParser(ToolSyntax.DEEPSEEK_V31, v31);
+        parser.push(reply);
+        parser.finish();
+        assertThat(v31.calls()).isEmpty(); // V3.1 writes its own format only
+    }
+
     @ParameterizedTest
     @EnumSource(Family.class)
     void aForcedCallThatEndsWithItsArgumentsIsKept(Family family) {
