@@ -40,13 +40,13 @@ final class TrainCommand implements Callable<Integer> {
     long seed = 1;
 
     @Option(names = "--pretrain-steps", paramLabel = "N", description = "Pretraining steps (default: ${DEFAULT-VALUE}).")
-    int pretrainSteps = 1500;
+    int pretrainSteps = 500;
 
     @Option(names = "--sft-steps", paramLabel = "N", description = "Fine-tuning steps (default: ${DEFAULT-VALUE}).")
-    int sftSteps = 1500;
+    int sftSteps = 2000;
 
     @Option(names = "--grpo-steps", paramLabel = "N", description = "GRPO steps (default: ${DEFAULT-VALUE}).")
-    int grpoSteps = 60;
+    int grpoSteps = 20;
 
     @Option(names = "--group", paramLabel = "N", description = "GRPO: replies sampled per problem (default: ${DEFAULT-VALUE}).")
     int group = 8;

@@ -49,6 +49,32 @@ class CommandsTest {
     }
 
     @Test
+    void withoutAModelTheShippedOneAnswersAndEvalScoresIt() {
+        String home = System.getProperty("fathom.home");
+        System.setProperty("fathom.home", Path.of("..").toAbsolutePath().normalize().toString()); // as ./fathom sets it
+        try {
+            Outcome r = fathom("run", "--chat", "-p", "What is 487 + 965?", "--temp", "0");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).contains("7 + 5 = 12, write 2, carry 1.").contains("</think>\n\n1452");
+            Outcome eval = fathom("eval", "--problems", "2");
+            assertThat(eval.code()).as(eval.err()).isZero();
+            assertThat(eval.out()).contains("| bucket | greedy pass@1 |", "| addition 2-digit |", "| multiplication 2×2 |");
+        } finally {
+            if (home == null) {
+                System.clearProperty("fathom.home");
+            } else {
+                System.setProperty("fathom.home", home);
+            }
+        }
+        Outcome missing = fathom("run", "-p", "x");
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("no model given (-m FILE) and the default model is not at");
+        Outcome stage = fathom("train", "finetune", "-o", dir.resolve("x.gguf").toString());
+        assertThat(stage.code()).isEqualTo(1);
+        assertThat(stage.err()).contains("unknown stage 'finetune' (pretrain, sft, grpo or all)");
+    }
+
+    @Test
     void runJsonHasThePromptIdsTheGeneratedIdsTheTextAndTheTimings() {
         Outcome r = fathom("run", "-m", MODEL.toString(), "-p", "Hello world", "-n", "8", "--temp", "0", "--json");
         assertThat(r.code()).as(r.err()).isZero();

@@ -149,40 +149,18 @@ final class Completion {
         this.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     }
 
+    /** The prompt's text, and whether the reply starts inside a {@code <think>} block it opened. */
+    private record Prompt(String text, boolean opensThinking) {
+    }
+
     void run() {
         boolean opensThinking;
         try {
             int[] prompt;
             if (chat) {
-                ChatTemplate template = engine.model().chatTemplate();
-                if (request.thinking() != null) {
-                    template = template.withThinking(request.thinking());
-                }
-                CompletionRequest.Tools tools = request.tools();
-                String text = template.render(request.messages(), tools == null ? List.of() : tools.offered(), true);
-                opensThinking = template.opensThinking(request.messages());
-                if (tools != null) {
-                    toolSyntax = template.toolSyntax();
-                    if (tools.required()) {
-                        // The reply starts as a call (of the named function, if one is), after any reasoning is closed.
-                        forcedStart = tools.forced() != null ? toolSyntax.prefix(tools.forced().name())
-                                : toolSyntax.sectionStart() + toolSyntax.callStart();
-                        text += (opensThinking ? template.closeThinking() : "") + forcedStart;
-                        opensThinking = false;
-                    }
-                }
-                CompletionRequest.Prefix prefix = request.prefix();
-                if (prefix != null) {
-                    // The reply goes on from the prefix: the reasoning's, if it gives one and the prompt opened a
-                    // think block; else the answer's, after that block is closed. The reply holds only what follows.
-                    if (opensThinking && prefix.reasoning() != null && prefix.content().isEmpty()) {
-                        text += prefix.reasoning();
-                    } else {
-                        text += (opensThinking ? template.closeThinking() : "") + prefix.content();
-                        opensThinking = false;
-                    }
-                }
-                prompt = engine.model().chatTokens(text);
+                Prompt chatPrompt = chatPrompt();
+                prompt = engine.model().chatTokens(chatPrompt.text());
+                opensThinking = chatPrompt.opensThinking();
             } else {
                 prompt = engine.model().tokenizer().encode(textPrompt(), true, true);
                 opensThinking = false;
@@ -217,6 +195,42 @@ final class Completion {
         } else {
             whole(opensThinking);
         }
+    }
+
+    /**
+     * A chat's prompt: the conversation in the model's template, the functions it may call in its
+     * system prompt; then the start of the reply where the request fixes it (a forced call, a prefix).
+     */
+    private Prompt chatPrompt() {
+        ChatTemplate template = engine.model().chatTemplate();
+        if (request.thinking() != null) {
+            template = template.withThinking(request.thinking());
+        }
+        CompletionRequest.Tools tools = request.tools();
+        String text = template.render(request.messages(), tools == null ? List.of() : tools.offered(), true);
+        boolean opensThinking = template.opensThinking(request.messages());
+        if (tools != null) {
+            toolSyntax = template.toolSyntax();
+            if (tools.required()) {
+                // The reply starts as a call (of the named function, if one is), after any reasoning is closed.
+                forcedStart = tools.forced() != null ? toolSyntax.prefix(tools.forced().name())
+                        : toolSyntax.sectionStart() + toolSyntax.callStart();
+                text += (opensThinking ? template.closeThinking() : "") + forcedStart;
+                opensThinking = false;
+            }
+        }
+        CompletionRequest.Prefix prefix = request.prefix();
+        if (prefix != null) {
+            // The reply goes on from the prefix: the reasoning's, if it gives one and the prompt opened a
+            // think block; else the answer's, after that block is closed. The reply holds only what follows.
+            if (opensThinking && prefix.reasoning() != null && prefix.content().isEmpty()) {
+                text += prefix.reasoning();
+            } else {
+                text += (opensThinking ? template.closeThinking() : "") + prefix.content();
+                opensThinking = false;
+            }
+        }
+        return new Prompt(text, opensThinking);
     }
 
     /** A text completion's prompt: as given, or with a suffix in the model's fill-in-the-middle form. */

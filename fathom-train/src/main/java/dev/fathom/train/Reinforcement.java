@@ -45,6 +45,9 @@ public final class Reinforcement {
         void step(int step, int steps, double meanReward, double accuracy, double secondsLeft);
     }
 
+    /** Rows per forward and backward pass of an update. */
+    private static final int CHUNK = 16;
+
     private Reinforcement() {
     }
 
@@ -142,23 +145,31 @@ public final class Reinforcement {
                 }
             }
         }
-        policy.forward(inputs, rows, length);
-        double[] logprobs = policy.logProbabilities(targets);
-        double[] refLogprobs = null;
-        if (s.beta() != 0) {
-            reference.forward(inputs, rows, length);
-            refLogprobs = reference.logProbabilities(targets);
-        }
-        double[] coefficients = new double[inputs.length];
-        for (int t = 0; t < inputs.length; t++) {
-            if (scored[t]) {
-                // One update per batch of samples: the sampling policy is the current one, ratio 1.
-                coefficients[t] = Grpo.term(logprobs[t], logprobs[t], refLogprobs == null ? 0 : refLogprobs[t],
-                        advantage[t], s.clip(), s.beta(), weight[t]).coefficient();
-            }
-        }
+        // A few rows at a time, the gradients adding up: the attention weights of every row at once would not fit.
         policy.zeroGradients();
-        policy.backward(targets, coefficients);
+        for (int first = 0; first < rows; first += CHUNK) {
+            int count = Math.min(CHUNK, rows - first);
+            int from = first * length;
+            int to = (first + count) * length;
+            int[] chunkInputs = Arrays.copyOfRange(inputs, from, to);
+            int[] chunkTargets = Arrays.copyOfRange(targets, from, to);
+            policy.forward(chunkInputs, count, length);
+            double[] logprobs = policy.logProbabilities(chunkTargets);
+            double[] refLogprobs = null;
+            if (s.beta() != 0) {
+                reference.forward(chunkInputs, count, length);
+                refLogprobs = reference.logProbabilities(chunkTargets);
+            }
+            double[] coefficients = new double[to - from];
+            for (int t = 0; t < coefficients.length; t++) {
+                if (scored[from + t]) {
+                    // One update per batch of samples: the sampling policy is the current one, ratio 1.
+                    coefficients[t] = Grpo.term(logprobs[t], logprobs[t], refLogprobs == null ? 0 : refLogprobs[t],
+                            advantage[from + t], s.clip(), s.beta(), weight[from + t]).coefficient();
+                }
+            }
+            policy.backward(chunkTargets, coefficients);
+        }
         AdamW.clipNorm(policy.gradients().values(), 1.0);
         adam.step(policy.parameters().values(), policy.gradients().values(), s.learningRate());
     }
