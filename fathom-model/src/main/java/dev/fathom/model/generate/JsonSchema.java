@@ -64,14 +64,6 @@ public final class JsonSchema {
         this.kind = kind;
     }
 
-    /** A schema of any JSON object. */
-    static JsonSchema anyObject() {
-        JsonSchema s = new JsonSchema(Kind.OBJECT);
-        s.additional = ANY;
-        s.minBytes = 2;
-        return s;
-    }
-
     /**
      * Compiles {@code schema}; throws IllegalArgumentException naming the place (a JSON pointer)
      * and the keyword it cannot enforce.

@@ -2,13 +2,7 @@ package dev.fathom.model.generate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fathom.model.gguf.GgufFile;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.model.tokenizer.Tokenizer;
-import dev.fathom.tensor.GgmlType;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -96,48 +90,18 @@ class JsonGrammarTest {
 
     @Test
     void sampledUnderTheMaskEveryReplyParsesEvenWhenItsTokensRunOut() throws Exception {
-        Tokenizer tokenizer;
-        try (GgufFile gguf = GgufFile.open(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)))) {
-            tokenizer = Tokenizer.from(gguf);
-        }
-        JsonConstraint constraint = new JsonConstraint(tokenizer);
-        int vocabulary = tokenizer.vocabularySize();
-        float[] logits = new float[vocabulary];
-        float[] base = new float[vocabulary];
-        SplittableRandom noise = new SplittableRandom(42);
-        for (int i = 0; i < vocabulary; i++) {
-            base[i] = (float) noise.nextGaussian() * 3;
-        }
+        MaskedSampling sampling = new MaskedSampling(42);
         int parsed = 0;
-        long maskNanos = 0;
-        int steps = 0;
         for (int seed = 0; seed < 100; seed++) {
             SplittableRandom random = new SplittableRandom(seed);
             int budget = 2 + random.nextInt(40);
             JsonGrammar state = seed % 2 == 0 ? new JsonGrammar() : JsonGrammar.object();
-            Sampler sampler = new Sampler(new SamplerSettings(1f, 40, 1f, 0f, 1f, 64, 0f, 0f, seed), vocabulary);
-            Reply reply = new Reply(tokenizer, new Generation(SamplerSettings.greedy(), budget, List.of()), s -> { });
-            int[] history = new int[budget];
-            while (!reply.ended()) {
-                int shift = random.nextInt(vocabulary); // other random logits at every step, cheaply
-                System.arraycopy(base, shift, logits, 0, vocabulary - shift);
-                System.arraycopy(base, 0, logits, vocabulary - shift, shift);
-                long start = System.nanoTime();
-                constraint.mask(logits, 0, state, budget - reply.size());
-                maskNanos += System.nanoTime() - start;
-                steps++;
-                int token = sampler.sample(logits, 0, history, reply.size());
-                assertThat(constraint.advance(state, token)).isTrue();
-                if (reply.push(token)) {
-                    history[reply.size() - 1] = token;
-                }
-            }
-            String text = reply.text();
+            String text = sampling.sample(state, budget, seed, random);
             JSON.readTree(text); // throws if it does not parse
             assertThat(state.complete()).as(text).isTrue();
             parsed++;
         }
         assertThat(parsed).isEqualTo(100);
-        System.out.printf("JSON mask over %d tokens: %.2f ms per step (%d steps)%n", vocabulary, maskNanos / 1e6 / steps, steps);
+        System.out.println("JSON " + sampling.timing());
     }
 }

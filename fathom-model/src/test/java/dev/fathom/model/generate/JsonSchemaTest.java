@@ -6,11 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.networknt.schema.Schema;
 import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
-import dev.fathom.model.gguf.GgufFile;
-import dev.fathom.model.testing.TestModels;
-import dev.fathom.model.testing.TestModels.Spec;
-import dev.fathom.model.tokenizer.Tokenizer;
-import dev.fathom.tensor.GgmlType;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -102,51 +97,20 @@ class JsonSchemaTest {
 
     @Test
     void sampledUnderTheMaskEveryDocumentValidates() throws Exception {
-        Tokenizer tokenizer;
-        try (GgufFile gguf = GgufFile.open(TestModels.get(new Spec("qwen2", GgmlType.Q8_0, 1, 1)))) {
-            tokenizer = Tokenizer.from(gguf);
-        }
+        MaskedSampling sampling = new MaskedSampling(7);
         JsonSchema person = JsonSchema.compile(PERSON);
         Schema validator = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(PERSON);
-        JsonConstraint constraint = new JsonConstraint(tokenizer);
-        int vocabulary = tokenizer.vocabularySize();
-        float[] base = new float[vocabulary];
-        float[] logits = new float[vocabulary];
-        SplittableRandom noise = new SplittableRandom(7);
-        for (int i = 0; i < vocabulary; i++) {
-            base[i] = (float) noise.nextGaussian() * 3;
-        }
         int validated = 0;
-        long maskNanos = 0;
-        int steps = 0;
         for (int seed = 0; seed < 100; seed++) {
             SplittableRandom random = new SplittableRandom(seed);
             int budget = person.minBytes + random.nextInt(120);
-            JsonGrammar state = JsonGrammar.of(person);
-            Sampler sampler = new Sampler(new SamplerSettings(1f, 40, 1f, 0f, 1f, 64, 0f, 0f, seed), vocabulary);
-            Reply reply = new Reply(tokenizer, new Generation(SamplerSettings.greedy(), budget, List.of()), s -> { });
-            int[] history = new int[budget];
-            while (!reply.ended()) {
-                int shift = random.nextInt(vocabulary);
-                System.arraycopy(base, shift, logits, 0, vocabulary - shift);
-                System.arraycopy(base, 0, logits, vocabulary - shift, shift);
-                long start = System.nanoTime();
-                constraint.mask(logits, 0, state, budget - reply.size());
-                maskNanos += System.nanoTime() - start;
-                steps++;
-                int token = sampler.sample(logits, 0, history, reply.size());
-                assertThat(constraint.advance(state, token)).isTrue();
-                if (reply.push(token)) {
-                    history[reply.size() - 1] = token;
-                }
-            }
-            JsonNode document = JSON.readTree(reply.text());
-            assertThat(validator.validate(document)).as(reply.text()).isEmpty();
+            String text = sampling.sample(JsonGrammar.of(person), budget, seed, random);
+            JsonNode document = JSON.readTree(text);
+            assertThat(validator.validate(document)).as(text).isEmpty();
             validated++;
         }
         assertThat(validated).isEqualTo(100);
-        System.out.printf("JSON-schema mask over %d tokens: %.2f ms per step (%d steps)%n", vocabulary,
-                maskNanos / 1e6 / steps, steps);
+        System.out.println("JSON-schema " + sampling.timing());
     }
 
     private static boolean accepts(JsonSchema schema, String doc) {

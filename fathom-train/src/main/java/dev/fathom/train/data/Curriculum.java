@@ -20,14 +20,6 @@ import java.util.SplittableRandom;
 public final class Curriculum {
     /** One batch: {@code rows} rows of {@code length} tokens, the token each position predicts, and its weight in the loss. */
     public record Batch(int rows, int length, int[] inputs, int[] targets, double[] weights) {
-        /** The tokens that count in the loss. */
-        public int counted() {
-            int n = 0;
-            for (double w : weights) {
-                n += w > 0 ? 1 : 0;
-            }
-            return n;
-        }
     }
 
     private final Tokenizer tokenizer;
