@@ -5,6 +5,7 @@ import dev.fathom.model.chat.ChatTemplate;
 import dev.fathom.model.chat.ReasoningParser;
 import dev.fathom.model.chat.ToolCallParser;
 import dev.fathom.model.chat.ToolSyntax;
+import dev.fathom.model.generate.JsonGrammar;
 import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
@@ -20,7 +21,9 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -165,16 +168,15 @@ final class Completion {
                 prompt = engine.model().tokenizer().encode(textPrompt(), true, true);
                 opensThinking = false;
             }
-            boolean forcedArguments = request.tools() != null && request.tools().forced() != null;
-            Scheduler.Format format = !request.json() && !forcedArguments ? Scheduler.Format.TEXT
+            JsonGrammar document = documentGrammar();
+            Scheduler.Format format = !request.json() && document == null ? Scheduler.Format.TEXT
                     : opensThinking ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;
-            JsonSchema schema = forcedArguments ? request.tools().forcedArguments() : request.schema();
             for (int i = 0; i < request.n(); i++) {
                 SamplerSettings seeded = request.sampler().withSeed(request.sampler().seed() + i);
                 Choice choice = new Choice(i);
                 choices.add(choice);
                 choice.job = engine.scheduler().submit(prompt, new Generation(seeded, request.maxTokens(), request.stop()),
-                        new Scheduler.Options(format, schema, request.topLogprobs(), toolSyntax != null), choice);
+                        new Scheduler.Options(format, document, request.topLogprobs(), toolSyntax != null), choice);
             }
         } catch (UnsupportedOperationException e) {
             Server.send(response, ApiError.unprocessable(chat ? "messages" : "suffix", e.getMessage()));
@@ -231,6 +233,24 @@ final class Completion {
             }
         }
         return new Prompt(text, opensThinking);
+    }
+
+    /**
+     * The grammar of what the reply must be, where the request fixes it: the arguments of a
+     * required call (after the function's name, itself one of the functions it may call, when the
+     * request names none), or the response format's schema; null for free text or any JSON object.
+     */
+    private JsonGrammar documentGrammar() {
+        CompletionRequest.Tools tools = request.tools();
+        if (tools != null && tools.required()) {
+            if (tools.forced() != null) {
+                return JsonGrammar.of(tools.arguments().get(tools.forced().name()));
+            }
+            Map<String, JsonSchema> leads = new LinkedHashMap<>();
+            tools.arguments().forEach((name, schema) -> leads.put(name + toolSyntax.nameEnd(), schema));
+            return JsonGrammar.led(leads);
+        }
+        return request.schema() == null ? null : JsonGrammar.of(request.schema());
     }
 
     /** A text completion's prompt: as given, or with a suffix in the model's fill-in-the-middle form. */

@@ -6,7 +6,9 @@ import dev.fathom.model.chat.ToolCall;
 import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.SamplerSettings;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import tools.jackson.databind.JsonNode;
 
@@ -44,10 +46,12 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
 
     /**
      * A request's {@code tools} and {@code tool_choice}: the functions described to the model; with
-     * {@code required} the reply must call one, and with a named function ({@code forced}) it calls
-     * that one, its arguments generated under the function's parameter schema.
+     * {@code required} the reply must call one, and with a named function ({@code forced}) that one.
+     * A reply that must call a function is generated under the parameter schemas of those it may
+     * call ({@code arguments}, by name; empty when no call is required), so it names one of them
+     * and gives arguments its schema accepts.
      */
-    public record Tools(List<Tool> offered, boolean required, Tool forced, JsonSchema forcedArguments) {
+    public record Tools(List<Tool> offered, boolean required, Tool forced, Map<String, JsonSchema> arguments) {
     }
 
     /** The most functions one request may offer, as OpenAI allows. */
@@ -139,8 +143,8 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         if (tools != null && tools.required() && prefix != null) {
             throw ApiError.invalid("tool_choice", "a reply that must call a function cannot also continue a prefix");
         }
-        if (tools != null && tools.forced() != null && json) {
-            throw ApiError.invalid("response_format", "a forced function call's arguments follow its parameters:"
+        if (tools != null && tools.required() && json) {
+            throw ApiError.invalid("response_format", "a required function call's arguments follow its parameters:"
                     + " leave out response_format");
         }
         int topLogprobs = -1;
@@ -237,19 +241,26 @@ public record CompletionRequest(String model, List<ChatMessage> messages, String
         if (named == null && mode.equals("required") && offered.size() == 1) {
             named = offered.getFirst().name(); // one function to choose from: that one
         }
-        if (named == null) {
-            return new Tools(offered, mode.equals("required"), null, null);
-        }
-        if (!parameters.containsKey(named)) {
+        if (named != null && !parameters.containsKey(named)) {
             throw ApiError.invalid("tool_choice", "tool_choice names " + named + ", which is not among the tools");
         }
-        String name = named;
-        Tool forced = offered.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
-        try {
-            return new Tools(offered, true, forced, JsonSchema.compile(parameters.get(named)));
-        } catch (IllegalArgumentException e) {
-            throw ApiError.invalid("tools", "the parameters of " + named + " cannot be enforced: " + e.getMessage());
+        if (!mode.equals("required")) {
+            return new Tools(offered, false, null, Map.of());
         }
+        Map<String, JsonSchema> arguments = new LinkedHashMap<>();
+        for (Tool tool : offered) {
+            if (named == null || tool.name().equals(named)) {
+                try {
+                    arguments.put(tool.name(), JsonSchema.compile(parameters.get(tool.name())));
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.invalid("tools", "the parameters of " + tool.name() + " cannot be enforced: "
+                            + e.getMessage());
+                }
+            }
+        }
+        String name = named;
+        Tool forced = named == null ? null : offered.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
+        return new Tools(offered, true, forced, arguments);
     }
 
     /** {@code response_format.json_schema}: {@code {name, schema, strict, description}}, its schema compiled. */

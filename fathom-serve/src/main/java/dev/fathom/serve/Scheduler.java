@@ -8,7 +8,6 @@ import dev.fathom.model.generate.Generation;
 import dev.fathom.model.generate.Generation.StopReason;
 import dev.fathom.model.generate.JsonConstraint;
 import dev.fathom.model.generate.JsonGrammar;
-import dev.fathom.model.generate.JsonSchema;
 import dev.fathom.model.generate.Reply;
 import dev.fathom.model.generate.Sampler;
 import dev.fathom.model.generate.TokenLogprobs;
@@ -75,12 +74,12 @@ public final class Scheduler implements AutoCloseable {
     }
 
     /**
-     * How a reply is generated beyond its sampling: its shape (in JSON formats, the schema its
-     * object follows; null: any object), how many of the most likely tokens'
-     * log-probabilities to report at each step (-1: none, 0: the chosen token's only), and
-     * whether control tokens are spelt out in its text (for the markers of function calls).
+     * How a reply is generated beyond its sampling: its shape (in JSON formats, the grammar of the
+     * document in its first state, copied for each reply; null: any object), how many of the most
+     * likely tokens' log-probabilities to report at each step (-1: none, 0: the chosen token's
+     * only), and whether control tokens are spelt out in its text (for the markers of function calls).
      */
-    public record Options(Format format, JsonSchema schema, int topLogprobs, boolean controlText) {
+    public record Options(Format format, JsonGrammar document, int topLogprobs, boolean controlText) {
     }
 
     /** A submitted request; {@link #cancel()} ends it at the next step and frees its slot. */
@@ -317,8 +316,10 @@ public final class Scheduler implements AutoCloseable {
         slot.pending = false;
         slot.reply = new Reply(tokenizer, job.generation, job.listener::onText, job.options.controlText());
         slot.sampler = new Sampler(job.generation.sampler(), model.vocabularySize());
-        slot.json = job.options.format() == Format.TEXT ? null
-                : job.options.schema() == null ? JsonGrammar.object() : JsonGrammar.of(job.options.schema());
+        slot.json = job.options.format() == Format.TEXT ? null : JsonGrammar.object();
+        if (slot.json != null && job.options.document() != null) {
+            slot.json.copyFrom(job.options.document());
+        }
         slot.reasoning = job.options.format() == Format.JSON_AFTER_REASONING;
         if (slot.json != null && jsonConstraint == null) {
             jsonConstraint = new JsonConstraint(tokenizer);

@@ -109,6 +109,41 @@ class ToolCallTest {
     }
 
     @Test
+    void requiredWithSeveralFunctionsCallsOneOfThemWithItsArgumentsInBothSyntaxes() throws Exception {
+        String time = """
+                {"type": "object", "properties": {"zone": {"enum": ["UTC", "CET"]}, "exact": {"type": "boolean"}},
+                 "required": ["zone", "exact"], "additionalProperties": false}
+                """;
+        var registry = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12);
+        java.util.Map<String, Schema> validators = java.util.Map.of("get_weather", registry.getSchema(WEATHER),
+                "get_time", registry.getSchema(time));
+        for (Path model : List.of(TestModels.get(Spec.deepSeekV3(GgmlType.Q8_0)), ServeTestModels.twoModes(dir))) {
+            try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 4, KvCache.Type.F16, null,
+                    64L << 20))) {
+                server.serve(Model.open(model, 2), "tools");
+                ObjectNode request = request().put("temperature", 1).put("seed", 5).put("n", 6).put("max_tokens", 160);
+                ObjectNode function = ((ArrayNode) request.get("tools")).addObject().put("type", "function")
+                        .putObject("function").put("name", "get_time").put("description", "The time in a zone");
+                function.set("parameters", JSON.readTree(time));
+                request.put("tool_choice", "required");
+                JsonNode reply = post(server, request);
+                java.util.Map<String, Integer> names = new java.util.TreeMap<>();
+                for (JsonNode choice : reply.get("choices")) {
+                    // A random model's strings run on: some replies reach max_tokens, their arguments closed in time.
+                    assertThat(choice.get("finish_reason").asString()).as(choice.toString()).isIn("tool_calls", "length");
+                    JsonNode call = choice.get("message").get("tool_calls").get(0).get("function");
+                    String name = call.get("name").asString();
+                    assertThat(validators).as(call.toString()).containsKey(name);
+                    assertThat(validators.get(name).validate(JSON.readTree(call.get("arguments").asString())))
+                            .as(call.toString()).isEmpty();
+                    names.merge(name, 1, Integer::sum);
+                }
+                System.out.printf("%s: calls by name %s%n", model.getFileName(), names);
+            }
+        }
+    }
+
+    @Test
     void badToolRequestsAreRefusedNamingTheField() throws Exception {
         String user = "\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]";
         String tool = "{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\"}}}";

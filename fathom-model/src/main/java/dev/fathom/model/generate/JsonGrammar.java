@@ -1,5 +1,7 @@
 package dev.fathom.model.generate;
 
+import java.util.Map;
+
 /**
  * A recognizer of one JSON value (RFC 8259), fed byte by byte: it says whether a byte may come
  * next, whether the value is complete, and how many bytes at least would complete it. Generation
@@ -15,6 +17,10 @@ package dev.fathom.model.generate;
  * is deterministic, but a schema's {@code anyOf} is not: besides the syntax state, the recognizer
  * keeps every reading of the document against the schema still possible (a path of frames, one
  * per open value, shared between readings), and a byte is allowed if some reading takes it.
+ *
+ * <p>A document may also be {@linkplain #led led} by one of several texts, each with its own
+ * schema: a reply that must call one of several functions writes a function's name, then
+ * arguments that follow that function's parameters.
  */
 public final class JsonGrammar {
     static final int MAX_DEPTH = 32;
@@ -78,6 +84,16 @@ public final class JsonGrammar {
     private byte[] literal;
     private int pending;
     private int spaces;
+    private Leads leads; // null: the document starts at once
+    private long liveLeads; // the leads that the bytes so far begin (bit i: lead i); 0 once one is read whole
+    private int leadBytes; // bytes of the lead read so far
+
+    /**
+     * Texts one of which comes before the document, and the schema of the document after each; how
+     * few bytes complete each one (its text, then the shortest instance of its schema).
+     */
+    private record Leads(byte[][] texts, JsonSchema[] schemas, int[] shortest) {
+    }
 
     /** A recognizer of any JSON value. */
     public JsonGrammar() {
@@ -97,6 +113,44 @@ public final class JsonGrammar {
         return g;
     }
 
+    /**
+     * A recognizer of one of {@code leads}' texts, then an instance of that text's schema (at most
+     * 64 texts, none the beginning of another, so that the text read decides the schema).
+     */
+    public static JsonGrammar led(Map<String, JsonSchema> leads) {
+        int n = leads.size();
+        if (n == 0 || n > Long.SIZE) {
+            throw new IllegalArgumentException("between 1 and 64 leads, not " + n);
+        }
+        byte[][] texts = new byte[n][];
+        JsonSchema[] schemas = new JsonSchema[n];
+        int[] shortest = new int[n];
+        int i = 0;
+        for (Map.Entry<String, JsonSchema> e : leads.entrySet()) {
+            texts[i] = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            schemas[i] = e.getValue();
+            shortest[i] = texts[i].length + of(e.getValue()).bytesToComplete();
+            i++;
+        }
+        for (byte[] a : texts) {
+            for (byte[] b : texts) {
+                if (a != b && a.length <= b.length && java.util.Arrays.equals(a, 0, a.length, b, 0, a.length)) {
+                    throw new IllegalArgumentException("one lead begins another: " + new String(a,
+                            java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        }
+        JsonGrammar g = new JsonGrammar();
+        g.leads = new Leads(texts, schemas, shortest);
+        g.liveLeads = n == Long.SIZE ? -1L : (1L << n) - 1;
+        return g;
+    }
+
+    /** Whether the document has not begun: a lead is being read. */
+    public boolean inLead() {
+        return liveLeads != 0;
+    }
+
     /** Makes this recognizer's state a copy of {@code other}'s. */
     public void copyFrom(JsonGrammar other) {
         System.arraycopy(other.stack, 0, stack, 0, other.depth);
@@ -114,11 +168,14 @@ public final class JsonGrammar {
         literal = other.literal;
         pending = other.pending;
         spaces = other.spaces;
+        leads = other.leads;
+        liveLeads = other.liveLeads;
+        leadBytes = other.leadBytes;
     }
 
     /** Whether the bytes so far form a whole JSON value (a number may still go on). */
     public boolean complete() {
-        if (depth != 0) {
+        if (depth != 0 || inLead()) {
             return false;
         }
         if (state == State.DONE || state == State.AFTER_VALUE) {
@@ -140,7 +197,7 @@ public final class JsonGrammar {
      * a key or value the schema spells out): there any byte but '"', '\\' and controls keeps the state.
      */
     public boolean inString() {
-        if (state != State.STRING) {
+        if (state != State.STRING || inLead()) {
             return false;
         }
         for (int p = 0; p < pathCount && schema != null; p++) {
@@ -176,6 +233,9 @@ public final class JsonGrammar {
 
     /** Feeds one byte; returns whether it was allowed (if not, the state is undefined). */
     public boolean accept(byte b) {
+        if (inLead()) {
+            return acceptLead(b);
+        }
         int c = b & 0xFF;
         boolean space = c == ' ' || c == '\n' || c == '\r' || c == '\t';
         if (space && state != State.STRING && state != State.ESCAPE && state != State.UNICODE && state != State.LITERAL) {
@@ -306,12 +366,45 @@ public final class JsonGrammar {
         throw new AssertionError(state);
     }
 
+    /** A byte of the lead: the leads it does not continue drop out; once one is read whole, its schema rules. */
+    private boolean acceptLead(byte b) {
+        long still = 0;
+        int whole = -1;
+        for (long live = liveLeads; live != 0; live &= live - 1) {
+            int i = Long.numberOfTrailingZeros(live);
+            byte[] text = leads.texts()[i];
+            if (text[leadBytes] == b) {
+                still |= 1L << i;
+                if (leadBytes + 1 == text.length) {
+                    whole = i;
+                }
+            }
+        }
+        if (still == 0) {
+            return false;
+        }
+        leadBytes++;
+        liveLeads = whole >= 0 ? 0 : still; // no lead begins another: a whole one is the only one left
+        if (whole >= 0) {
+            schema = leads.schemas()[whole];
+        }
+        return true;
+    }
+
     /**
      * The fewest bytes that would complete the document from here: closing the string, finishing
      * a literal or a number, giving a pending value (the shortest is {@code 0}), and closing every
      * open object and array. Generation never opens more than the tokens it has left can close.
      */
     public int bytesToComplete() {
+        if (inLead()) {
+            int min = Integer.MAX_VALUE;
+            for (long live = liveLeads; live != 0; live &= live - 1) {
+                int i = Long.numberOfTrailingZeros(live);
+                min = Math.min(min, leads.shortest()[i] - leadBytes);
+            }
+            return min;
+        }
         if (schema != null) {
             long min = Long.MAX_VALUE;
             for (int p = 0; p < pathCount; p++) {

@@ -2,16 +2,30 @@ package dev.fathom.model.generate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fathom.model.testing.TestModels;
+import dev.fathom.model.testing.TestModels.Spec;
+import dev.fathom.model.tokenizer.Tokenizer;
+import dev.fathom.tensor.GgmlType;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /** JSON mode's grammar, byte by byte, and its token mask over a real vocabulary with random logits. */
 class JsonGrammarTest {
     private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private static boolean feed(JsonGrammar g, String text) {
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        return g.accept(b, 0, b.length);
+    }
 
     private static boolean accepts(String text) {
         JsonGrammar g = new JsonGrammar();
@@ -86,6 +100,56 @@ class JsonGrammarTest {
             assertThat(moved).as("a byte that brings %s closer to its end", out).isTrue();
         }
         return out.toString();
+    }
+
+    @Test
+    void theLeadReadDecidesTheSchemaOfTheDocumentAfterIt() {
+        JsonSchema weather = JsonSchema.compile("""
+                {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                 "additionalProperties": false}""");
+        JsonSchema zone = JsonSchema.compile("{\"enum\": [\"UTC\"]}");
+        Map<String, JsonSchema> leads = new LinkedHashMap<>();
+        leads.put("get_weather<｜tool▁sep｜>", weather); // 29 bytes, then {"city":""} at the least
+        leads.put("get_time<｜tool▁sep｜>", zone); // 26 bytes, then "UTC"
+        JsonGrammar g = JsonGrammar.led(leads);
+        assertThat(g.inLead()).isTrue();
+        assertThat(g.complete()).isFalse();
+        assertThat(g.bytesToComplete()).isEqualTo(26 + 5);
+        assertThat(feed(g, "get_w")).isTrue();
+        assertThat(g.bytesToComplete()).isEqualTo(29 + 11 - 5);
+        JsonGrammar wrong = JsonGrammar.led(leads);
+        assertThat(feed(wrong, "get_x")).isFalse();
+        JsonGrammar time = JsonGrammar.led(leads);
+        assertThat(feed(time, "get_time<｜tool▁sep｜>\"UTC\"")).isTrue();
+        assertThat(time.inLead()).isFalse();
+        assertThat(time.finished()).isTrue();
+        assertThat(feed(g, "eather<｜tool▁sep｜>\"UTC\"")).as("the weather takes an object").isFalse();
+        assertThatThrownBy(() -> JsonGrammar.led(Map.of("f", zone, "fg", zone)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one lead begins another");
+    }
+
+    @Test
+    void aLeadMaySpellItsSeparatorWithAControlTokenWhichTheMaskOffersThereOnly() throws Exception {
+        MaskedSampling sampling = new MaskedSampling(TestModels.get(Spec.deepSeekV3(GgmlType.Q8_0)), 11);
+        int separator = sampling.tokenizer.id("<｜tool▁sep｜>");
+        assertThat(sampling.tokenizer.type(separator)).isEqualTo(Tokenizer.CONTROL);
+        JsonSchema object = JsonSchema.compile("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}},"
+                + " \"required\": [\"n\"], \"additionalProperties\": false}");
+        Map<String, JsonSchema> leads = new LinkedHashMap<>();
+        leads.put("add<｜tool▁sep｜>", object);
+        leads.put("halve<｜tool▁sep｜>", object);
+        int spelt = 0;
+        for (int seed = 0; seed < 20; seed++) {
+            JsonGrammar state = JsonGrammar.led(leads);
+            String text = sampling.sample(state, 40, seed, new SplittableRandom(seed));
+            String separatorText = "<｜tool▁sep｜>";
+            assertThat(text).as(text).containsOnlyOnce(separatorText).matches("(?s)(add|halve)<｜tool▁sep｜>.*");
+            JsonNode arguments = JSON.readTree(text.substring(text.indexOf(separatorText) + separatorText.length()));
+            assertThat(arguments.get("n").isIntegralNumber()).as(text).isTrue();
+            spelt += java.util.Arrays.stream(sampling.lastTokens()).anyMatch(t -> t == separator) ? 1 : 0;
+        }
+        System.out.printf("the separator as its control token in %d of 20 leads%n", spelt);
+        assertThat(spelt).as("leads whose separator is the control token").isPositive();
     }
 
     @Test
