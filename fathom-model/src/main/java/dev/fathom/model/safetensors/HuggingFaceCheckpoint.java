@@ -8,6 +8,7 @@ import dev.fathom.tensor.BlockScales;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Matrix;
 import dev.fathom.tensor.kernel.WeightKernel;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -25,13 +26,18 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * A Hugging Face checkpoint directory of DeepSeek-V2/V3/R1 ({@code config.json}, the
- * safetensors shards, {@code tokenizer.json}, {@code tokenizer_config.json}) seen as a
- * {@link ModelFile}: metadata translated to GGUF keys, tensors renamed to GGUF names, and the
- * weights used in place from the mapped shards, FP8 ones with their {@code weight_scale_inv}
- * block scales (f32, or V3.1's UE8M0 powers of two). The routed experts, one tensor each here,
- * appear as GGUF's stacked {@code ffn_*_exps} tensors; the multi-token-prediction layers (after
- * the main ones) under GGUF's {@code nextn} names.
+ * A Hugging Face checkpoint directory ({@code config.json}, the safetensors shards,
+ * {@code tokenizer.json}, {@code tokenizer_config.json}) of DeepSeek-V2/V3/R1, or of an R1 distill
+ * (Qwen2, Llama), seen as a {@link ModelFile}: metadata translated to GGUF keys, tensors renamed
+ * to GGUF names, and the weights used in place from the mapped shards, FP8 ones with their
+ * {@code weight_scale_inv} block scales (f32, or V3.1's UE8M0 powers of two). The routed experts,
+ * one tensor each here, appear as GGUF's stacked {@code ffn_*_exps} tensors; the
+ * multi-token-prediction layers (after the main ones) under GGUF's {@code nextn} names.
+ *
+ * <p>Llama's query and key rows are the one exception to "in place": Hugging Face orders each
+ * head's rotary pairs as (i, i + d/2), GGUF's llama as (2i, 2i + 1), so those two matrices are
+ * copied with their rows reordered, as llama.cpp's converter does; Llama 3's rope scaling appears
+ * as the {@code rope_freqs.weight} factors the converter computes.
  */
 public final class HuggingFaceCheckpoint implements ModelFile {
     /** A tensor under its GGUF name: ggml shape (ne0 first), type, and the checkpoint tensors it is made of. */
@@ -52,6 +58,11 @@ public final class HuggingFaceCheckpoint implements ModelFile {
             Map.entry("input_layernorm.weight", "attn_norm.weight"),
             Map.entry("post_attention_layernorm.weight", "ffn_norm.weight"),
             Map.entry("self_attn.q_proj.weight", "attn_q.weight"),
+            Map.entry("self_attn.k_proj.weight", "attn_k.weight"),
+            Map.entry("self_attn.v_proj.weight", "attn_v.weight"),
+            Map.entry("self_attn.q_proj.bias", "attn_q.bias"),
+            Map.entry("self_attn.k_proj.bias", "attn_k.bias"),
+            Map.entry("self_attn.v_proj.bias", "attn_v.bias"),
             Map.entry("self_attn.q_a_proj.weight", "attn_q_a.weight"),
             Map.entry("self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight"),
             Map.entry("self_attn.q_b_proj.weight", "attn_q_b.weight"),
@@ -76,20 +87,25 @@ public final class HuggingFaceCheckpoint implements ModelFile {
             "shared_head.norm.weight", "nextn.shared_head_norm.weight",
             "shared_head.head.weight", "nextn.shared_head_head.weight");
     private static final String SCALE = "_scale_inv";
+    private static final String ROPE_FACTORS = "rope_freqs.weight";
 
     private final Path dir;
     private final Checkpoint checkpoint;
+    private final HuggingFaceConfig config;
     private final Map<String, GgufValue> metadata;
     private final Map<String, Tensor> tensors;
     private final int[] weightBlock;
+    /** Llama's query and key matrices with their rows in GGUF's order, made on first use. */
+    private final Arena reordered = Arena.ofShared();
 
-    private HuggingFaceCheckpoint(Path dir, Checkpoint checkpoint, Map<String, GgufValue> metadata,
-            Map<String, Tensor> tensors, int[] weightBlock) {
+    private HuggingFaceCheckpoint(Path dir, Checkpoint checkpoint, HuggingFaceConfig config, Map<String, GgufValue> metadata,
+            Map<String, Tensor> tensors) {
         this.dir = dir;
         this.checkpoint = checkpoint;
+        this.config = config;
         this.metadata = metadata;
         this.tensors = tensors;
-        this.weightBlock = weightBlock;
+        this.weightBlock = config.architecture().equals("deepseek2") ? config.weightBlock() : null;
     }
 
     /** Opens the checkpoint in {@code dir}; the caller closes it to unmap the shards. */
@@ -101,7 +117,12 @@ public final class HuggingFaceCheckpoint implements ModelFile {
         HuggingFaceConfig config = new HuggingFaceConfig(configFile, Checkpoint.readJson(configFile));
         Checkpoint checkpoint = Checkpoint.open(dir);
         try {
-            Map<String, Tensor> tensors = tensors(checkpoint, config.layers());
+            Map<String, Tensor> tensors = tensors(checkpoint, config.layers(), config.architecture());
+            float[] ropeFactors = config.llama3RopeFactors();
+            if (ropeFactors != null) {
+                tensors.put(ROPE_FACTORS, new Tensor(ROPE_FACTORS, new long[] {ropeFactors.length}, GgmlType.F32, List.of(),
+                        4L * ropeFactors.length));
+            }
             int mtpLayers = 0;
             while (mtpLayers < config.mtpLayers()
                     && tensors.containsKey("blk." + (config.layers() + mtpLayers) + ".nextn.eh_proj.weight")) {
@@ -119,8 +140,8 @@ public final class HuggingFaceCheckpoint implements ModelFile {
             HuggingFaceTokenizer.putMetadata(tokenizer, Checkpoint.readJson(tokenizer), tokenizerConfig,
                     Files.isRegularFile(tokenizerConfig) ? Checkpoint.readJson(tokenizerConfig) : JSON.createObjectNode(),
                     config.vocabularySize(), metadata);
-            return new HuggingFaceCheckpoint(dir, checkpoint, Collections.unmodifiableMap(metadata),
-                    Collections.unmodifiableMap(tensors), config.weightBlock());
+            return new HuggingFaceCheckpoint(dir, checkpoint, config, Collections.unmodifiableMap(metadata),
+                    Collections.unmodifiableMap(tensors));
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
@@ -128,7 +149,7 @@ public final class HuggingFaceCheckpoint implements ModelFile {
     }
 
     /** The checkpoint's tensors under GGUF names, the experts of a layer gathered into one. */
-    private static Map<String, Tensor> tensors(Checkpoint checkpoint, int layers) {
+    private static Map<String, Tensor> tensors(Checkpoint checkpoint, int layers, String architecture) {
         Map<String, Tensor> out = new TreeMap<>(HuggingFaceCheckpoint::byLayer);
         Map<String, TreeMap<Integer, SafetensorsFile.Tensor>> experts = new LinkedHashMap<>();
         for (String source : checkpoint.names()) {
@@ -151,7 +172,8 @@ public final class HuggingFaceCheckpoint implements ModelFile {
                 name = local == null ? null : "blk." + l + "." + local;
             }
             if (name == null) {
-                throw new ModelFileException(checkpoint.dir() + ": tensor " + source + " has no place in a DeepSeek-V2/V3 model");
+                throw new ModelFileException(checkpoint.dir() + ": tensor " + source + " has no place in a " + architecture
+                        + " model");
             }
             out.put(name, new Tensor(name, reversed(t.shape()), type(checkpoint, t), List.of(source), bytes(checkpoint, t)));
         }
@@ -239,7 +261,35 @@ public final class HuggingFaceCheckpoint implements ModelFile {
     @Override
     public Matrix matrix(String name, long cols, long rows) {
         Tensor t = require(name, new long[] {cols, rows});
-        return matrix(name, t.sources().getFirst(), (int) rows, (int) cols);
+        Matrix m = matrix(name, t.sources().getFirst(), (int) rows, (int) cols);
+        if (config.architecture().equals("llama") && name.matches("blk\\.\\d+\\.attn_[qk]\\.weight")) {
+            return rotaryPairsInGgufOrder(m, name.endsWith("attn_q.weight") ? config.heads() : config.keyValueHeads());
+        }
+        return m;
+    }
+
+    /**
+     * A copy of {@code m} with each head's rows reordered from Hugging Face's rotary layout (pair i
+     * is rows i and i + d/2) to GGUF's llama layout (rows 2i and 2i + 1).
+     */
+    private Matrix rotaryPairsInGgufOrder(Matrix m, int heads) {
+        if (m.type() == GgmlType.F8_E4M3) {
+            throw error("tensor " + m.name() + " is FP8, whose block scales a reordering of rows would break;"
+                    + " Fathom reads llama checkpoints in F32, F16 or BF16");
+        }
+        int d = m.rows() / heads;
+        long rowBytes = m.type().bytesFor(m.cols());
+        MemorySegment out = reordered.allocate(rowBytes * m.rows(), 64);
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < d / 2; i++) {
+                for (int k = 0; k < 2; k++) {
+                    long from = (long) (h * d + k * (d / 2) + i) * rowBytes;
+                    long to = (long) (h * d + 2 * i + k) * rowBytes;
+                    MemorySegment.copy(m.data(), from, out, to, rowBytes);
+                }
+            }
+        }
+        return new Matrix(m.name(), m.type(), out, m.rows(), m.cols());
     }
 
     @Override
@@ -255,6 +305,9 @@ public final class HuggingFaceCheckpoint implements ModelFile {
     @Override
     public float[] vector(String name, long n) {
         Tensor t = require(name, new long[] {n});
+        if (name.equals(ROPE_FACTORS)) {
+            return config.llama3RopeFactors();
+        }
         if (t.type() == GgmlType.F8_E4M3) {
             throw error("tensor " + t.sources().getFirst() + " is FP8; Fathom reads only weight matrices in FP8");
         }
@@ -317,6 +370,7 @@ public final class HuggingFaceCheckpoint implements ModelFile {
 
     @Override
     public void close() {
+        reordered.close();
         checkpoint.close();
     }
 }

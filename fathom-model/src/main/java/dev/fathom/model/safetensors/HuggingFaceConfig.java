@@ -9,9 +9,11 @@ import java.util.Map;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A DeepSeek-V2/V3 {@code config.json} in the words of GGUF: the {@code deepseek2.*} metadata
- * that llama.cpp's converter writes for the same checkpoint, so that one reader of
- * hyper-parameters serves both formats.
+ * A {@code config.json} in the words of GGUF: the metadata that llama.cpp's converter writes for
+ * the same checkpoint, so that one reader of hyper-parameters serves both formats. DeepSeek-V2/V3
+ * ({@code deepseek2.*}), and the dense models the R1 distills are made from: Qwen2 and Llama
+ * ({@code qwen2.*}, {@code llama.*}; Llama 3's rope scaling becomes the {@code rope_freqs} factors
+ * the converter computes).
  *
  * <p>Attention is described as in GGUF files with one {@code attn_kv_b} per layer (the layout
  * of the checkpoint): key length = nope + rope dimensions. Expert groups follow
@@ -53,12 +55,118 @@ final class HuggingFaceConfig {
         return new int[] {block.get(0).asInt(), block.get(1).asInt()};
     }
 
-    /** The {@code deepseek2.*} metadata, with {@code mtpLayers} multi-token-prediction layers present in the weights. */
-    void putMetadata(Map<String, GgufValue> out, int mtpLayers) {
+    /** The GGUF architecture of {@code model_type}: deepseek2, qwen2 or llama. */
+    String architecture() {
         String type = config.path("model_type").asString("");
-        if (!type.equals("deepseek_v2") && !type.equals("deepseek_v3")) {
-            throw error("model_type '" + type + "' is not supported (supported: deepseek_v2, deepseek_v3)");
+        return switch (type) {
+            case "deepseek_v2", "deepseek_v3" -> "deepseek2";
+            case "qwen2", "llama" -> type;
+            default -> throw error("model_type '" + type + "' is not supported (supported: deepseek_v2, deepseek_v3,"
+                    + " qwen2, llama)");
+        };
+    }
+
+    /** Attention heads and, for grouped-query attention, the heads of keys and values. */
+    int heads() {
+        return positive("num_attention_heads");
+    }
+
+    int keyValueHeads() {
+        return integer("num_key_value_heads", heads());
+    }
+
+    /** The width of a head ({@code head_dim}, else hidden size over heads). */
+    int headDim() {
+        return integer("head_dim", positive("hidden_size") / heads());
+    }
+
+    /**
+     * The metadata of the architecture, with {@code mtpLayers} multi-token-prediction layers present
+     * in the weights (DeepSeek's only).
+     */
+    void putMetadata(Map<String, GgufValue> out, int mtpLayers) {
+        String architecture = architecture();
+        if (architecture.equals("deepseek2")) {
+            putDeepSeek2(out, mtpLayers);
+        } else {
+            putDense(out, architecture);
         }
+    }
+
+    /** Qwen2's and Llama's hyper-parameters under {@code qwen2.*} or {@code llama.*}. */
+    private void putDense(Map<String, GgufValue> out, String architecture) {
+        String p = architecture + ".";
+        out.put("general.architecture", GgufValue.of(GgufType.STRING, architecture));
+        uint(out, p + "block_count", layers());
+        uint(out, p + "context_length", positive("max_position_embeddings"));
+        uint(out, p + "embedding_length", positive("hidden_size"));
+        uint(out, p + "feed_forward_length", positive("intermediate_size"));
+        uint(out, p + "attention.head_count", heads());
+        uint(out, p + "attention.head_count_kv", keyValueHeads());
+        if (config.has("head_dim")) {
+            uint(out, p + "attention.key_length", headDim());
+            uint(out, p + "attention.value_length", headDim());
+        }
+        uint(out, p + "rope.dimension_count", headDim());
+        real(out, p + "rope.freq_base", number("rope_theta", 10000));
+        real(out, p + "attention.layer_norm_rms_epsilon", number("rms_norm_eps", 1e-6));
+        JsonNode scaling = config.path("rope_scaling");
+        if (!scaling.isMissingNode() && !scaling.isNull()) {
+            String type = ropeScalingType(scaling);
+            switch (type) {
+                case "linear" -> {
+                    out.put(p + "rope.scaling.type", GgufValue.of(GgufType.STRING, "linear"));
+                    real(out, p + "rope.scaling.factor", scaling.path("factor").asDouble(1));
+                }
+                case "llama3" -> {
+                    if (!architecture.equals("llama")) {
+                        throw error("rope_scaling type 'llama3' is only for llama models");
+                    }
+                }
+                default -> throw error("rope_scaling type '" + type + "' is not supported for " + architecture
+                        + " (linear" + (architecture.equals("llama") ? ", llama3)" : ")"));
+            }
+        }
+    }
+
+    /**
+     * Llama 3's rope scaling as a factor per rotary pair (the {@code rope_freqs.weight} that
+     * llama.cpp's converter writes): 1 for the wavelengths shorter than the original context over
+     * {@code high_freq_factor}, {@code factor} for those longer than it over {@code low_freq_factor},
+     * a smooth blend between; null without llama3 scaling.
+     */
+    float[] llama3RopeFactors() {
+        JsonNode scaling = config.path("rope_scaling");
+        if (scaling.isMissingNode() || scaling.isNull() || !ropeScalingType(scaling).equals("llama3")) {
+            return null;
+        }
+        double base = number("rope_theta", 10000);
+        double factor = scaling.path("factor").asDouble(8);
+        double lowFactor = scaling.path("low_freq_factor").asDouble(1);
+        double highFactor = scaling.path("high_freq_factor").asDouble(4);
+        double original = scaling.path("original_max_position_embeddings").asDouble(8192);
+        int dim = headDim();
+        float[] factors = new float[dim / 2];
+        for (int i = 0; i < factors.length; i++) {
+            double wavelength = 2 * Math.PI * Math.pow(base, 2.0 * i / dim);
+            if (wavelength < original / highFactor) {
+                factors[i] = 1;
+            } else if (wavelength > original / lowFactor) {
+                factors[i] = (float) factor;
+            } else {
+                double smooth = (original / wavelength - lowFactor) / (highFactor - lowFactor);
+                factors[i] = (float) (1 / ((1 - smooth) / factor + smooth));
+            }
+        }
+        return factors;
+    }
+
+    private static String ropeScalingType(JsonNode scaling) {
+        return scaling.path("rope_type").asString(scaling.path("type").asString(""));
+    }
+
+    /** The {@code deepseek2.*} metadata. */
+    private void putDeepSeek2(Map<String, GgufValue> out, int mtpLayers) {
         String p = "deepseek2.";
         out.put("general.architecture", GgufValue.of(GgufType.STRING, "deepseek2"));
         uint(out, p + "block_count", layers() + mtpLayers);
@@ -66,9 +174,8 @@ final class HuggingFaceConfig {
         uint(out, p + "context_length", positive("max_position_embeddings"));
         uint(out, p + "embedding_length", positive("hidden_size"));
         uint(out, p + "feed_forward_length", positive("intermediate_size"));
-        int heads = positive("num_attention_heads");
-        uint(out, p + "attention.head_count", heads);
-        uint(out, p + "attention.head_count_kv", integer("num_key_value_heads", heads));
+        uint(out, p + "attention.head_count", heads());
+        uint(out, p + "attention.head_count_kv", keyValueHeads());
         real(out, p + "rope.freq_base", number("rope_theta", 10000));
         real(out, p + "attention.layer_norm_rms_epsilon", number("rms_norm_eps", 1e-6));
         int qLora = integer("q_lora_rank", 0);

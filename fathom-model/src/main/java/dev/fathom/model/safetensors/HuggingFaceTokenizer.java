@@ -15,7 +15,8 @@ import tools.jackson.databind.JsonNode;
  * A {@code tokenizer.json} (and its {@code tokenizer_config.json}) in the words of GGUF: the
  * {@code tokenizer.ggml.*} metadata and chat template that llama.cpp's converter writes, so that
  * one tokenizer serves both formats. Only byte-level BPE is read, with the pre-tokenizer
- * recognised from its split patterns (DeepSeek-V3's, or DeepSeek LLM's of V2).
+ * recognised from its split patterns (DeepSeek-V3's, DeepSeek LLM's of V2, or those of Qwen2 and
+ * Llama 3, which the R1 distills keep).
  */
 final class HuggingFaceTokenizer {
     private HuggingFaceTokenizer() {
@@ -90,6 +91,10 @@ final class HuggingFaceTokenizer {
         return id.asInt();
     }
 
+    /** The start and end of the split pattern that Qwen2 and Llama 3 share, around their numbers. */
+    private static final String WORDS = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|";
+    private static final String REST = "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
     /** The {@code tokenizer.ggml.pre} whose splits the pre-tokenizer's patterns make. */
     private static String preTokenizer(Path file, JsonNode pre) {
         List<String> patterns = new ArrayList<>();
@@ -105,8 +110,15 @@ final class HuggingFaceTokenizer {
         if (patterns.size() >= 5 && patterns.get(0).equals("[\r\n]") && patterns.get(1).startsWith("\\s?[A-Za-z")) {
             return "deepseek-llm";
         }
-        throw new ModelFileException(file + ": the pre-tokenizer is not one Fathom knows (DeepSeek-V3's or DeepSeek LLM's);"
-                + " its split patterns are " + patterns);
+        // Qwen2's and Llama 3's one pattern differ in the numbers: single digits, or up to three.
+        if (patterns.size() == 1 && patterns.getFirst().equals(WORDS + "\\p{N}" + REST)) {
+            return "qwen2";
+        }
+        if (patterns.size() == 1 && patterns.getFirst().equals(WORDS + "\\p{N}{1,3}" + REST)) {
+            return "llama-bpe";
+        }
+        throw new ModelFileException(file + ": the pre-tokenizer is not one Fathom knows (DeepSeek-V3's, DeepSeek LLM's,"
+                + " Qwen2's or Llama 3's); its split patterns are " + patterns);
     }
 
     /** {@code key} of tokenizer_config.json (a string, or an object with a content), by id. */

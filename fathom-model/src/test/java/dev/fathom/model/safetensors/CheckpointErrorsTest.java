@@ -109,7 +109,7 @@ class CheckpointErrorsTest {
         Files.writeString(copy.resolve("config.json"), JSON.writeValueAsString(config));
         assertThatThrownBy(() -> Model.open(copy, 1)).isInstanceOf(ModelFileException.class)
                 .hasMessage(copy.resolve("config.json") + ": model_type 'mixtral' is not supported (supported: deepseek_v2,"
-                        + " deepseek_v3)");
+                        + " deepseek_v3, qwen2, llama)");
     }
 
     @Test

@@ -67,6 +67,146 @@ public final class TestCheckpoints {
         }
     }
 
+    /**
+     * The Hugging Face checkpoint of a dense test model ({@code qwen2} or {@code llama}, f32): one
+     * {@code model.safetensors} in f32, so that its weights are exactly the GGUF's, with Llama's query
+     * and key rows in Hugging Face's rotary order; the config, and the tokenizer as the R1 distills
+     * ship it (Qwen's or Llama 3's tokenizer.json with DeepSeek's special tokens, the R1 template).
+     */
+    public static synchronized Path dense(Spec spec) {
+        if (spec.type() != GgmlType.F32 || !(spec.architecture().equals("qwen2") || spec.architecture().equals("llama"))) {
+            throw new IllegalArgumentException("dense checkpoints are written from f32 qwen2 and llama test models, not " + spec);
+        }
+        Path gguf = TestModels.get(spec);
+        Path dir = gguf.resolveSibling("hf-" + gguf.getFileName().toString().replace(".gguf", ""));
+        if (Files.isRegularFile(dir.resolve("config.json"))) {
+            return dir;
+        }
+        try {
+            Path partial = gguf.resolveSibling(dir.getFileName() + ".partial");
+            Files.createDirectories(partial);
+            writeDense(gguf, partial, spec);
+            Files.move(partial, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void writeDense(Path gguf, Path dir, Spec spec) throws IOException {
+        boolean llama = spec.architecture().equals("llama");
+        List<Entry> entries = new ArrayList<>();
+        String[] tokens;
+        int[] types;
+        long bos;
+        long eos;
+        String template;
+        try (GgufFile in = GgufFile.open(gguf)) {
+            tokens = (String[]) in.value("tokenizer.ggml.tokens").value();
+            types = (int[]) in.value("tokenizer.ggml.token_type").value();
+            bos = ((Number) in.value("tokenizer.ggml.bos_token_id").value()).longValue();
+            eos = ((Number) in.value("tokenizer.ggml.eos_token_id").value()).longValue();
+            template = (String) in.value("tokenizer.chat_template").value();
+            for (TensorInfo t : in.tensors()) {
+                if (t.name().equals("rope_freqs.weight")) {
+                    continue; // the config's rope_scaling says it
+                }
+                int cols = (int) t.shape()[0];
+                int rows = (int) (t.elements() / cols);
+                float[] values = new float[rows * cols];
+                Matrix all = new Matrix(t.name(), t.type(), in.data(t), rows, cols);
+                for (int r = 0; r < rows; r++) {
+                    all.dequantizeRow(r, values, r * cols);
+                }
+                if (llama && (t.name().endsWith("attn_q.weight") || t.name().endsWith("attn_k.weight"))) {
+                    values = rotaryPairsInHuggingFaceOrder(values, cols,
+                            t.name().endsWith("attn_q.weight") ? TestModels.HEADS : TestModels.KV_HEADS);
+                }
+                long[] shape = t.shape().length == 1 ? new long[] {cols} : new long[] {rows, cols};
+                entries.add(new Entry(denseName(t.name()), "F32", shape, encode(GgmlType.F32, values)));
+            }
+        }
+        writeSafetensors(dir.resolve("model.safetensors"), entries);
+
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add(llama ? "LlamaForCausalLM" : "Qwen2ForCausalLM");
+        c.put("model_type", spec.architecture());
+        c.put("vocab_size", tokens.length);
+        c.put("hidden_size", TestModels.DIM);
+        c.put("intermediate_size", TestModels.FFN);
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", TestModels.HEADS);
+        c.put("num_key_value_heads", TestModels.KV_HEADS);
+        c.put("max_position_embeddings", 4096);
+        c.put("rms_norm_eps", 1e-6);
+        c.put("rope_theta", llama ? 500000 : 10000);
+        if (llama) {
+            c.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                    .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
+        }
+        c.put("tie_word_embeddings", false);
+        c.put("torch_dtype", "float32");
+        Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(c));
+
+        // The base model's tokenizer.json, its added tokens those of the distill.
+        ObjectNode tokenizer = (ObjectNode) TestModels.tokenizerJson(llama ? "tokenizer-llama3" : "tokenizer-qwen3");
+        var added = tokenizer.putArray("added_tokens");
+        for (int id = 0; id < tokens.length; id++) {
+            if (types[id] == dev.fathom.model.tokenizer.Tokenizer.CONTROL || types[id] == dev.fathom.model.tokenizer.Tokenizer.USER_DEFINED) {
+                added.addObject().put("id", id).put("content", tokens[id]).put("single_word", false).put("lstrip", false)
+                        .put("rstrip", false).put("normalized", false)
+                        .put("special", types[id] == dev.fathom.model.tokenizer.Tokenizer.CONTROL);
+            }
+        }
+        Files.writeString(dir.resolve("tokenizer.json"), JSON.writeValueAsString(tokenizer));
+        ObjectNode config = JSON.createObjectNode();
+        config.put("add_bos_token", true).put("add_eos_token", false);
+        config.put("bos_token", tokens[(int) bos]).put("eos_token", tokens[(int) eos]);
+        config.put("chat_template", template);
+        Files.writeString(dir.resolve("tokenizer_config.json"), JSON.writeValueAsString(config));
+    }
+
+    /** GGUF's llama rows of each head (pairs 2i, 2i + 1) back in Hugging Face's order (pairs i, i + d/2). */
+    private static float[] rotaryPairsInHuggingFaceOrder(float[] values, int cols, int heads) {
+        int rows = values.length / cols;
+        int d = rows / heads;
+        float[] out = new float[values.length];
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < d / 2; i++) {
+                for (int k = 0; k < 2; k++) {
+                    System.arraycopy(values, (h * d + 2 * i + k) * cols, out, (h * d + k * (d / 2) + i) * cols, cols);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The Hugging Face name of a dense test model's GGUF tensor. */
+    private static String denseName(String gguf) {
+        switch (gguf) {
+            case "token_embd.weight":
+                return "model.embed_tokens.weight";
+            case "output_norm.weight":
+                return "model.norm.weight";
+            case "output.weight":
+                return "lm_head.weight";
+            default:
+        }
+        String[] parts = gguf.split("\\.", 3);
+        String rest = switch (parts[2]) {
+            case "attn_norm.weight" -> "input_layernorm.weight";
+            case "ffn_norm.weight" -> "post_attention_layernorm.weight";
+            case "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias" ->
+                    "self_attn." + parts[2].charAt(5) + "_proj." + parts[2].substring(parts[2].indexOf('.') + 1);
+            case "attn_output.weight" -> "self_attn.o_proj.weight";
+            case "ffn_gate.weight" -> "mlp.gate_proj.weight";
+            case "ffn_up.weight" -> "mlp.up_proj.weight";
+            case "ffn_down.weight" -> "mlp.down_proj.weight";
+            default -> throw new IllegalArgumentException("no Hugging Face name for " + gguf);
+        };
+        return "model.layers." + parts[1] + "." + rest;
+    }
+
     /** One safetensors entry. */
     private record Entry(String name, String dtype, long[] shape, byte[] data) {
     }
