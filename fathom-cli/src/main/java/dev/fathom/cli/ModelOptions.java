@@ -61,8 +61,13 @@ final class ModelOptions {
         }
     }
 
-    /** Opens the model, printing the load time to {@code stderr} when asked. */
+    /** Opens the model asked for (or the shipped one). */
     Model open() {
+        return open(model());
+    }
+
+    /** Opens {@code path} with these options' threads, once the options are checked. */
+    Model open(Path path) {
         if (threads < 1) {
             throw new Main.UserError("--threads must be at least 1");
         }
@@ -73,7 +78,7 @@ final class ModelOptions {
             throw new Main.UserError("--batch must be at least 1");
         }
         cacheType();
-        return Model.open(model(), threads);
+        return Model.open(path, threads);
     }
 
     /** The model asked for, or the one that ships with Fathom. */

@@ -43,10 +43,10 @@ final class TrainCommand implements Callable<Integer> {
     int pretrainSteps = 500;
 
     @Option(names = "--sft-steps", paramLabel = "N", description = "Fine-tuning steps (default: ${DEFAULT-VALUE}).")
-    int sftSteps = 2000;
+    int sftSteps = 2500;
 
     @Option(names = "--grpo-steps", paramLabel = "N", description = "GRPO steps (default: ${DEFAULT-VALUE}).")
-    int grpoSteps = 20;
+    int grpoSteps = 80;
 
     @Option(names = "--group", paramLabel = "N", description = "GRPO: replies sampled per problem (default: ${DEFAULT-VALUE}).")
     int group = 8;
@@ -56,6 +56,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--variant", paramLabel = "NAME", description = "GRPO's normalisation: grpo, dapo or dr-grpo (default: ${DEFAULT-VALUE}).")
     String variant = "grpo";
+
+    @Option(names = "--grpo-lr", paramLabel = "X", description = "GRPO: learning rate (default: ${DEFAULT-VALUE}).")
+    double grpoLearningRate = 2e-4;
 
     @Option(names = "--kl", paramLabel = "BETA", description = "GRPO: weight of the k3 KL penalty towards the fine-tuned model (default: ${DEFAULT-VALUE}).")
     double beta = 0.04;
@@ -75,7 +78,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces of errors.")
     boolean verbose;
 
-    /** Tokens per training sequence: the longest worked problem in the chat template fits (271 tokens). */
+    /** Tokens per training sequence: the longest worked problem in the chat template fits (287 tokens). */
     static final int LENGTH = 288;
 
     /** The shipped model's shape: about 1.8M parameters. */
@@ -103,7 +106,7 @@ final class TrainCommand implements Callable<Integer> {
         if (pretrainSteps < 1 || sftSteps < 1 || grpoSteps < 1 || rows < 1 || threads < 1 || group < 2 || prompts < 1) {
             throw new Main.UserError("steps, --batch, --prompts and --threads must be at least 1, --group at least 2");
         }
-        var grpo = new Reinforcement.Settings(grpoSteps, prompts, group, 300, 1e-4, beta, normalisation,
+        var grpo = new Reinforcement.Settings(grpoSteps, prompts, group, 300, grpoLearningRate, beta, normalisation,
                 normalisation == Grpo.Variant.DAPO ? Grpo.Clip.DAPO : Grpo.Clip.GRPO, 1f);
         Path dir = work != null ? work : out.resolveSibling(out.getFileName() + ".work");
         PrintWriter err = spec.commandLine().getErr();

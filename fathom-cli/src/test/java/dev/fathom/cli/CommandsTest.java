@@ -9,11 +9,14 @@ import dev.fathom.model.testing.TestModels;
 import dev.fathom.model.testing.TestModels.Spec;
 import dev.fathom.model.tokenizer.Tokenizer;
 import dev.fathom.tensor.GgmlType;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
@@ -40,6 +43,23 @@ class CommandsTest {
         return new Outcome(code, out.toString(), err.toString());
     }
 
+    /** How many distinct colours an image holds, leaving out the greys of its text and axes. */
+    private static long colours(BufferedImage image) {
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        for (int y = 0; y < image.getHeight(); y++) {
+            for (int x = 0; x < image.getWidth(); x++) {
+                int rgb = image.getRGB(x, y) & 0xFFFFFF;
+                int r = rgb >> 16;
+                int g = rgb >> 8 & 0xFF;
+                int b = rgb & 0xFF;
+                if (Math.max(r, Math.max(g, b)) - Math.min(r, Math.min(g, b)) > 60) {
+                    seen.add(rgb);
+                }
+            }
+        }
+        return seen.size();
+    }
+
     private static int[] ints(JsonNode array) {
         int[] out = new int[array.size()];
         for (int i = 0; i < out.length; i++) {
@@ -49,16 +69,25 @@ class CommandsTest {
     }
 
     @Test
-    void withoutAModelTheShippedOneAnswersAndEvalScoresIt() {
+    void withoutAModelTheShippedOneAnswersAndEvalScoresItAndPlotsItsTraining() throws IOException {
         String home = System.getProperty("fathom.home");
         System.setProperty("fathom.home", Path.of("..").toAbsolutePath().normalize().toString()); // as ./fathom sets it
         try {
             Outcome r = fathom("run", "--chat", "-p", "What is 487 + 965?", "--temp", "0");
             assertThat(r.code()).as(r.err()).isZero();
             assertThat(r.out()).contains("7 + 5 = 12, write 2, carry 1.").contains("</think>\n\n1452");
-            Outcome eval = fathom("eval", "--problems", "2");
+            Path plots = dir.resolve("plots");
+            Outcome eval = fathom("eval", "--problems", "2", "--samples", "2", "--plots", plots.toString());
             assertThat(eval.code()).as(eval.err()).isZero();
-            assertThat(eval.out()).contains("| bucket | greedy pass@1 |", "| addition 2-digit |", "| multiplication 2×2 |");
+            assertThat(eval.out()).contains("| bucket | greedy pass@1 | maj@2 | pass@2 |", "| addition 2-digit | 100% (2/2) |",
+                    "| multiplication 2×2 |");
+            // The shipped model carries its training curves: eval draws them next to its accuracy.
+            for (String plot : List.of("accuracy.png", "loss.png", "grpo.png")) {
+                assertThat(eval.err()).contains("wrote " + plots.resolve(plot));
+                BufferedImage image = ImageIO.read(plots.resolve(plot).toFile());
+                assertThat(image.getWidth()).as(plot).isGreaterThan(400);
+                assertThat(colours(image)).as(plot + ": its series drawn besides the axes").isGreaterThan(3);
+            }
         } finally {
             if (home == null) {
                 System.clearProperty("fathom.home");
@@ -200,6 +229,20 @@ class CommandsTest {
         assertThat(generated.code()).as(generated.err()).isZero();
         assertThat(fathom("quantize", MODEL.toString(), dir.resolve("x.gguf").toString(), "q3_k").err())
                 .contains("unknown type 'q3_k' (supported: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k, bf16)");
+    }
+
+    @Test
+    void aDistillsCheckpointDirectoryGivesTheRepliesOfItsGguf() {
+        for (Spec spec : List.of(Spec.qwen2(GgmlType.F32), Spec.llama(GgmlType.F32))) {
+            Outcome direct = fathom("run", "-m", TestCheckpoints.dense(spec).toString(), "--chat", "-p", "Hello",
+                    "-n", "8", "--temp", "0", "--json");
+            Outcome gguf = fathom("run", "-m", TestModels.get(spec).toString(), "--chat", "-p", "Hello", "-n", "8",
+                    "--temp", "0", "--json");
+            assertThat(direct.code()).as(direct.err()).isZero();
+            assertThat(ints(direct.json().get("prompt_tokens"))).isEqualTo(ints(gguf.json().get("prompt_tokens")));
+            assertThat(ints(direct.json().get("tokens"))).as(spec.architecture()).isEqualTo(ints(gguf.json().get("tokens")))
+                    .hasSize(8);
+        }
     }
 
     @Test

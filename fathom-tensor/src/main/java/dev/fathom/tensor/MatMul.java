@@ -19,6 +19,12 @@ import jdk.incubator.vector.VectorSpecies;
 public final class MatMul {
     /** From this many tokens on, the tiled float path beats re-reading quantized rows per token. */
     public static final int TILED_MIN_TOKENS = 4;
+    /**
+     * The fewest weight bytes worth a thread of their own when streaming: below that, handing rows
+     * to another thread and waiting for it costs more than the caller streaming them (the small
+     * matrices of a model of a few million parameters, such as the one Fathom ships).
+     */
+    static final long MIN_SHARE_BYTES = 64 << 10;
     private static final int PANEL_ROWS = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
@@ -79,7 +85,7 @@ public final class MatMul {
             start[i + 1] = start[i] + ws[i].data().byteSize();
             prepare(ws[i], xs[i]);
         }
-        int shares = parallel.threads();
+        int shares = (int) Math.clamp(start[ws.length] / MIN_SHARE_BYTES, 1, parallel.threads());
         parallel.forRange(shares, 1, (worker, from, to) -> {
             for (int share = from; share < to; share++) {
                 long begin = start[ws.length] * share / shares;
@@ -130,7 +136,8 @@ public final class MatMul {
     private void multiplyStreaming(Matrix w, Activations x, float[] out) {
         prepare(w, x);
         int rows = w.rows();
-        parallel.forRangeGuided(rows, 32, (worker, from, to) -> rows(w, x, out, from, to));
+        int minChunk = (int) Math.max(32, MIN_SHARE_BYTES / w.rowBytes());
+        parallel.forRangeGuided(rows, minChunk, (worker, from, to) -> rows(w, x, out, from, to));
     }
 
     private void multiplyTiled(Matrix w, Activations x, float[] out) {

@@ -11,14 +11,17 @@ import dev.fathom.train.tasks.Problem.Family;
 import dev.fathom.train.tasks.Rewards;
 import dev.fathom.train.tasks.Tasks;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
  * Accuracy on held-out problems (never seen in training), bucket by bucket, with the engine's
  * own generation code on the model's GGUF file: greedy pass@1, the way a user of {@code fathom
- * chat} meets the model.
+ * chat} meets the model; and from k sampled replies per problem, maj@k (the most frequent answer
+ * is right, as R1's "cons@64") and pass@k (some answer is right).
  */
 public final class Evaluation {
     /** The buckets reported: additions and subtractions of 2, 3 and 4 digits, the two multiplications. */
@@ -30,70 +33,135 @@ public final class Evaluation {
     /** A family at a size. */
     public record Bucket(Family family, int digits) {
         public String label() {
-            return Tasks.any(family, digits, new java.util.SplittableRandom(0)).bucket();
+            return Tasks.any(family, digits, new SplittableRandom(0)).bucket();
         }
     }
 
-    /** A bucket's score. */
-    public record Score(Bucket bucket, int correct, int wellFormed, int total) {
+    /**
+     * What is measured: {@code perBucket} held-out problems of each bucket (the same ones for the
+     * same seed), replies of at most {@code maxTokens}; {@code samples} sampled replies per problem
+     * (0: greedy only) at {@code temperature} and {@code topP}.
+     */
+    public record Settings(int perBucket, long seed, int maxTokens, int samples, float temperature, float topP) {
+        public static Settings greedy(int perBucket, long seed, int maxTokens) {
+            return new Settings(perBucket, seed, maxTokens, 0, 0, 1);
+        }
+    }
+
+    /**
+     * A bucket's score: of {@code total} problems, how many the greedy reply got right and how
+     * many it wrote in the right form; with samples, how many the majority answer and any answer
+     * got right.
+     */
+    public record Score(Bucket bucket, int total, int greedy, int wellFormed, int majority, int any) {
         public double accuracy() {
-            return (double) correct / total;
+            return (double) greedy / total;
         }
     }
 
     private Evaluation() {
     }
 
-    /** Greedy pass@1 on {@code perBucket} held-out problems of each bucket (the same ones for the same seed). */
+    /** Greedy pass@1 on {@code perBucket} held-out problems of each bucket. */
     public static List<Score> greedy(Model model, int perBucket, long seed, int maxTokens) {
+        return run(model, Settings.greedy(perBucket, seed, maxTokens), score -> { });
+    }
+
+    /**
+     * Scores every bucket, telling {@code progress} of each as it is done; sampled replies draw from
+     * a stream seeded by the settings' seed, so a run repeats.
+     */
+    public static List<Score> run(Model model, Settings s, Consumer<Score> progress) {
         ChatTemplate template = model.chatTemplate();
+        SplittableRandom seeds = new SplittableRandom(s.seed());
+        SamplerSettings greedy = SamplerSettings.greedy();
         List<Score> scores = new ArrayList<>();
         try (Session session = model.newSession(512, 512)) {
             for (Bucket bucket : BUCKETS) {
-                int correct = 0;
+                int greedyRight = 0;
                 int wellFormed = 0;
-                List<Problem> problems = Tasks.heldOut(bucket.family(), bucket.digits(), perBucket, seed);
+                int majority = 0;
+                int any = 0;
+                List<Problem> problems = Tasks.heldOut(bucket.family(), bucket.digits(), s.perBucket(), s.seed());
                 for (Problem p : problems) {
-                    String reply = reply(model, template, session, p, maxTokens);
-                    correct += Rewards.correct(p, reply) ? 1 : 0;
+                    String reply = reply(model, template, session, p, greedy, s.maxTokens());
+                    greedyRight += Rewards.correct(p, reply) ? 1 : 0;
                     wellFormed += Rewards.wellFormed(reply) ? 1 : 0;
+                    if (s.samples() > 0) {
+                        List<Long> answers = new ArrayList<>();
+                        for (int k = 0; k < s.samples(); k++) {
+                            SamplerSettings sampling = new SamplerSettings(s.temperature(), 0, s.topP(), 0f, 1f, -1, 0f, 0f,
+                                    seeds.nextLong());
+                            answers.add(Rewards.answer(reply(model, template, session, p, sampling, s.maxTokens())));
+                        }
+                        Long vote = mostFrequent(answers);
+                        majority += vote != null && vote == p.answer() ? 1 : 0;
+                        any += answers.contains(p.answer()) ? 1 : 0;
+                    }
                 }
-                scores.add(new Score(bucket, correct, wellFormed, problems.size()));
+                scores.add(new Score(bucket, problems.size(), greedyRight, wellFormed, majority, any));
+                progress.accept(scores.getLast());
             }
         }
         return scores;
     }
 
+    /** The answer given most often (of equally frequent ones, the first to get there); replies without one do not vote. */
+    static Long mostFrequent(List<Long> answers) {
+        Map<Long, Integer> votes = new HashMap<>();
+        Long best = null;
+        for (Long a : answers) {
+            if (a != null && votes.merge(a, 1, Integer::sum) > votes.getOrDefault(best, 0)) {
+                best = a;
+            }
+        }
+        return best;
+    }
+
     /** The model's greedy reply to {@code p}, as the chat shows it (reasoning, then answer). */
     public static String reply(Model model, ChatTemplate template, Session session, Problem p, int maxTokens) {
+        return reply(model, template, session, p, SamplerSettings.greedy(), maxTokens);
+    }
+
+    private static String reply(Model model, ChatTemplate template, Session session, Problem p, SamplerSettings sampling,
+            int maxTokens) {
         int[] prompt = model.chatTokens(template.render(List.of(ChatMessage.user(p.question())), true));
-        String text = session.generate(prompt, new Generation(SamplerSettings.greedy(), maxTokens, List.of()), s -> { },
-                () -> false).text();
+        String text = session.generate(prompt, new Generation(sampling, maxTokens, List.of()), s -> { }, () -> false).text();
         return (template.opensThinking() ? "<think>\n" : "") + text;
     }
 
-    /** The scores as a Markdown table. */
-    public static String table(Map<String, List<Score>> columns) {
+    /**
+     * The scores of one or more models as a Markdown table: a row per bucket, per model a column of
+     * greedy pass@1 and, where it sampled {@code samples} replies, maj@k and pass@k.
+     */
+    public static String table(Map<String, List<Score>> models, int samples) {
         StringBuilder out = new StringBuilder("| bucket |");
-        columns.keySet().forEach(k -> out.append(' ').append(k).append(" |"));
-        out.append("\n|---|");
-        columns.keySet().forEach(k -> out.append("---|"));
-        out.append('\n');
+        int columns = 0;
+        for (String name : models.keySet()) {
+            String prefix = models.size() > 1 ? name + ": " : "";
+            out.append(' ').append(prefix).append("greedy pass@1 |");
+            if (samples > 0) {
+                out.append(' ').append(prefix).append("maj@").append(samples).append(" |");
+                out.append(' ').append(prefix).append("pass@").append(samples).append(" |");
+            }
+            columns += samples > 0 ? 3 : 1;
+        }
+        out.append("\n|---|").append("---|".repeat(columns)).append('\n');
         for (int i = 0; i < BUCKETS.size(); i++) {
             out.append("| ").append(BUCKETS.get(i).label()).append(" |");
-            for (List<Score> scores : columns.values()) {
+            for (List<Score> scores : models.values()) {
                 Score s = scores.get(i);
-                out.append(String.format(" %.0f%% (%d/%d) |", 100 * s.accuracy(), s.correct(), s.total()));
+                out.append(cell(s.greedy(), s.total()));
+                if (samples > 0) {
+                    out.append(cell(s.majority(), s.total())).append(cell(s.any(), s.total()));
+                }
             }
             out.append('\n');
         }
         return out.toString();
     }
 
-    /** One column's scores under its name, for {@link #table}. */
-    public static Map<String, List<Score>> column(String name, List<Score> scores) {
-        Map<String, List<Score>> m = new LinkedHashMap<>();
-        m.put(name, scores);
-        return m;
+    private static String cell(int right, int total) {
+        return String.format(" %.0f%% (%d/%d) |", 100.0 * right / total, right, total);
     }
 }

@@ -16,6 +16,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -41,6 +42,12 @@ public final class Pipeline {
             double learningRate, long seed, GgmlType type, Reinforcement.Settings grpo) {
     }
 
+    /** The file in the work directory that keeps each step's loss and reward ({@link TrainingLog}). */
+    public static final String HISTORY = "history.tsv";
+    /** The model after pretraining and after fine-tuning, kept in the work directory to compare stages. */
+    public static final String PRETRAINED = "pretrain.gguf";
+    public static final String FINE_TUNED = "sft.gguf";
+
     private Pipeline() {
     }
 
@@ -54,6 +61,15 @@ public final class Pipeline {
     public static void run(Settings s, Stage last, Path work, Path out, Trainer.Progress progress,
             Reinforcement.Progress rewards, int threads) throws IOException {
         Files.createDirectories(work);
+        TrainingLog log = new TrainingLog(work.resolve(HISTORY));
+        Trainer.Progress logged = (stage, step, steps, loss, tokensPerSecond, secondsLeft) -> {
+            log.append(stage, step, loss);
+            progress.step(stage, step, steps, loss, tokensPerSecond, secondsLeft);
+        };
+        Reinforcement.Progress loggedRewards = (step, steps, meanReward, accuracy, secondsLeft) -> {
+            log.append("grpo", step, meanReward, accuracy);
+            rewards.step(step, steps, meanReward, accuracy, secondsLeft);
+        };
         BpeTrainer.Vocabulary vocabulary = vocabulary(s.vocabulary(), s.seed());
         String template = r1Template();
         DeepSeekR1Template chat = new DeepSeekR1Template(BOS, true);
@@ -65,26 +81,35 @@ public final class Pipeline {
         try (Parallel parallel = new Parallel(threads)) {
             MiniDeepSeek model = new MiniDeepSeek(config, parameters, parallel);
             Trainer.run(model, stage("pretrain", s.pretrainSteps(), s), step -> curriculum.pretraining(step, s.rows(), s.length()),
-                    work.resolve("pretrain.ckpt"), progress);
+                    work.resolve("pretrain.ckpt"), logged);
+            Path pretrained = export(model, vocabulary, template, "fathom-tiny (pretrained)", s, log, work.resolve(PRETRAINED));
             if (last == Stage.PRETRAIN) {
-                GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny (pretrained)", s.type(), out);
+                Files.copy(pretrained, out, StandardCopyOption.REPLACE_EXISTING);
                 return;
             }
             Trainer.run(model, stage("sft", s.fineTuneSteps(), s), step -> curriculum.fineTuning(step, s.rows(), s.length()),
-                    work.resolve("sft.ckpt"), progress);
-            if (last == Stage.GRPO) {
-                GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny (fine-tuned)", s.type(),
-                        work.resolve("sft.gguf"));
-                MiniDeepSeek reference = null;
-                if (s.grpo().beta() != 0) {
-                    reference = new MiniDeepSeek(config, Parameters.of(config), parallel);
-                    Trainer.loadWeights(work.resolve("sft.ckpt"), reference);
-                }
-                Reinforcement.run(model, reference, curriculum, vocabulary, template, s.grpo(), work, s.seed(), threads,
-                        rewards);
+                    work.resolve("sft.ckpt"), logged);
+            Path fineTuned = export(model, vocabulary, template, "fathom-tiny (fine-tuned)", s, log, work.resolve(FINE_TUNED));
+            if (last == Stage.SFT) {
+                Files.copy(fineTuned, out, StandardCopyOption.REPLACE_EXISTING);
+                return;
             }
-            GgufExport.write(model, vocabulary, BOS, EOS, template, "fathom-tiny", s.type(), out);
+            MiniDeepSeek reference = null;
+            if (s.grpo().beta() != 0) {
+                reference = new MiniDeepSeek(config, Parameters.of(config), parallel);
+                Trainer.loadWeights(work.resolve("sft.ckpt"), reference);
+            }
+            Reinforcement.run(model, reference, curriculum, Curriculum::drawChallenging, vocabulary, template, s.grpo(), work,
+                    s.seed(), threads, loggedRewards);
+            export(model, vocabulary, template, "fathom-tiny", s, log, out);
         }
+    }
+
+    /** Writes the model in the settings' type, with the training's curves so far. */
+    private static Path export(MiniDeepSeek model, BpeTrainer.Vocabulary vocabulary, String template, String name,
+            Settings s, TrainingLog log, Path file) throws IOException {
+        GgufExport.write(model, vocabulary, BOS, EOS, template, name, s.type(), log.curves(), file);
+        return file;
     }
 
     private static Trainer.Settings stage(String name, int steps, Settings s) {

@@ -20,7 +20,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 
 /**
  * GRPO, as R1 used it, on rewards a program checks: for each of a few training problems the
@@ -52,12 +54,12 @@ public final class Reinforcement {
     }
 
     /**
-     * Runs the steps on {@code policy}; {@code reference} (may be null when beta is 0) stays as it
-     * is. Returns each step's mean reward.
+     * Runs the steps on {@code policy}, each on problems drawn by {@code problems}; {@code reference} (may be
+     * null when beta is 0) stays as it is. Returns each step's mean reward.
      */
     public static List<Double> run(MiniDeepSeek policy, MiniDeepSeek reference, Curriculum curriculum,
-            BpeTrainer.Vocabulary vocabulary, String template, Settings s, Path work, long seed, int threads,
-            Progress progress) throws IOException {
+            Function<SplittableRandom, Problem> problems, BpeTrainer.Vocabulary vocabulary, String template, Settings s,
+            Path work, long seed, int threads, Progress progress) throws IOException {
         AdamW adam = new AdamW(policy.parameters().size(), 0.9, 0.95, 1e-8, 0);
         List<Double> rewards = new ArrayList<>();
         Path checkpoint = work.resolve("grpo.ckpt");
@@ -66,14 +68,14 @@ public final class Reinforcement {
         long started = System.nanoTime();
         for (int step = first; step < s.steps(); step++) {
             SplittableRandom random = new SplittableRandom(seed * 41 + step);
-            GgufExport.write(policy, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "policy", GgmlType.F32, sampler);
+            GgufExport.write(policy, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "policy", GgmlType.F32, Map.of(), sampler);
             List<int[]> prompts = new ArrayList<>();
             List<int[]> replies = new ArrayList<>();
             double[] reward = new double[s.prompts() * s.group()];
             int correct = 0;
             try (Model model = Model.open(sampler, threads); Session session = model.newSession(512, 512)) {
                 for (int p = 0; p < s.prompts(); p++) {
-                    Problem problem = Curriculum.draw(random);
+                    Problem problem = problems.apply(random);
                     int[] prompt = curriculum.prompt(problem);
                     for (int g = 0; g < s.group(); g++) {
                         SamplerSettings sampling = new SamplerSettings(s.temperature(), 0, 1f, 0f, 1f, -1, 0f, 0f,

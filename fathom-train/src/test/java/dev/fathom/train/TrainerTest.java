@@ -4,21 +4,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fathom.model.Model;
+import dev.fathom.model.chat.ChatMessage;
 import dev.fathom.model.chat.DeepSeekR1Template;
+import dev.fathom.model.generate.Generation;
+import dev.fathom.model.generate.SamplerSettings;
+import dev.fathom.model.generate.Session;
 import dev.fathom.tensor.GgmlType;
 import dev.fathom.tensor.Parallel;
 import dev.fathom.train.data.Curriculum;
+import dev.fathom.train.model.GgufExport;
 import dev.fathom.train.model.MiniDeepSeek;
 import dev.fathom.train.model.ModelConfig;
 import dev.fathom.train.model.Parameters;
 import dev.fathom.train.optim.AdamW;
 import dev.fathom.train.rl.Grpo;
+import dev.fathom.train.tasks.Problem;
+import dev.fathom.train.tasks.Problem.Family;
 import dev.fathom.train.tasks.Rewards;
 import dev.fathom.train.tokenizer.BpeTrainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +63,19 @@ class TrainerTest {
         try (Model model = Model.open(out, 2)) {
             assertThat(model.network().vocabularySize()).isEqualTo(SMALL.vocabulary());
             assertThat(model.chatTemplate().opensThinking()).isTrue();
+            assertThat(model.file().getString("general.name")).isEqualTo("fathom-tiny (fine-tuned)");
+            // The file carries its training curves, step by step, for fathom eval to plot.
+            Map<String, float[]> curves = TrainingLog.curves(model.file().metadata());
+            assertThat(curves.keySet()).containsExactly("fathom.training.pretrain.loss", "fathom.training.sft.loss");
+            float[] seen = new float[losses.size()];
+            for (int i = 0; i < seen.length; i++) {
+                seen[i] = losses.get(i).floatValue();
+            }
+            assertThat(curves.get("fathom.training.pretrain.loss")).containsExactly(Arrays.copyOfRange(seen, 0, 60));
+            assertThat(curves.get("fathom.training.sft.loss")).containsExactly(Arrays.copyOfRange(seen, 60, 120));
+        }
+        try (Model pretrained = Model.open(dir.resolve("work").resolve(Pipeline.PRETRAINED), 2)) {
+            assertThat(pretrained.file().getString("general.name")).isEqualTo("fathom-tiny (pretrained)");
         }
     }
 
@@ -70,6 +92,59 @@ class TrainerTest {
         try (Model model = Model.open(out, 2)) {
             assertThat(model.chatTemplate().opensThinking()).isTrue();
         }
+    }
+
+    @Test
+    void aShortGrpoRunRaisesTheMeanRewardOnItsTrainingProblems() throws Exception {
+        Path work = dir.resolve("work");
+        Path fineTuned = dir.resolve("sft.gguf");
+        Pipeline.run(new Pipeline.Settings(SMALL, SMALL.vocabulary(), 60, 60, 8, SMALL.context(), 1e-2, 3, GgmlType.F32, null),
+                Pipeline.Stage.SFT, work, fineTuned, (stage, step, steps, loss, tokensPerSecond, secondsLeft) -> { }, null, 2);
+        List<Problem> problems = List.of(new Problem(Family.ADDITION, 3, 5, "What is 3 + 5?"),
+                new Problem(Family.ADDITION, 6, 2, "What is 6 + 2?"), new Problem(Family.ADDITION, 4, 4, "Add 4 and 4."),
+                new Problem(Family.ADDITION, 7, 1, "Compute 7 + 1."));
+        double before = meanReward(fineTuned, problems);
+        BpeTrainer.Vocabulary vocabulary = Pipeline.vocabulary(SMALL.vocabulary(), 3);
+        ModelConfig config = SMALL.withVocabulary(vocabulary.tokens().length);
+        Curriculum curriculum = new Curriculum(vocabulary.tokenizer(Pipeline.BOS, Pipeline.EOS),
+                new DeepSeekR1Template(Pipeline.BOS, true), Pipeline.BOS, 3);
+        Path improved = dir.resolve("grpo.gguf");
+        List<Double> rewards;
+        try (Parallel parallel = new Parallel(2)) {
+            MiniDeepSeek policy = new MiniDeepSeek(config, Parameters.of(config), parallel);
+            Trainer.loadWeights(work.resolve("sft.ckpt"), policy);
+            var settings = new Reinforcement.Settings(GRPO_STEPS, 4, 8, 64, 2e-3, 0, Grpo.Variant.GRPO, Grpo.Clip.GRPO, 1f);
+            rewards = Reinforcement.run(policy, null, curriculum, random -> problems.get(random.nextInt(problems.size())),
+                    vocabulary, Pipeline.r1Template(), settings, Files.createDirectories(dir.resolve("grpo")), 3, 2,
+                    (step, steps, reward, accuracy, secondsLeft) -> { });
+            GgufExport.write(policy, vocabulary, Pipeline.BOS, Pipeline.EOS, Pipeline.r1Template(), "grpo", GgmlType.F32,
+                    Map.of(), improved);
+        }
+        double after = meanReward(improved, problems);
+        System.out.printf("GRPO on 4 problems, %d steps: mean reward %.3f -> %.3f (per step %s)%n", GRPO_STEPS, before,
+                after, rewards);
+        assertThat(after).isGreaterThan(before + 0.15);
+    }
+
+    static final int GRPO_STEPS = 20;
+
+    /** The mean reward of replies sampled at temperature 1, 32 for each problem, with the engine on {@code model}. */
+    private static double meanReward(Path model, List<Problem> problems) {
+        double total = 0;
+        int count = 0;
+        java.util.SplittableRandom seeds = new java.util.SplittableRandom(99);
+        try (Model m = Model.open(model, 2); Session session = m.newSession(256, 256)) {
+            for (Problem p : problems) {
+                int[] prompt = m.chatTokens(m.chatTemplate().render(List.of(ChatMessage.user(p.question())), true));
+                for (int k = 0; k < 32; k++) {
+                    var sampling = new SamplerSettings(1f, 0, 1f, 0f, 1f, -1, 0f, 0f, seeds.nextLong());
+                    String reply = session.generate(prompt, new Generation(sampling, 64, List.of()), t -> { }, () -> false).text();
+                    total += Rewards.reward(p, "<think>\n" + reply);
+                    count++;
+                }
+            }
+        }
+        return total / count;
     }
 
     @Test

@@ -47,6 +47,19 @@ public final class Curriculum {
         return Tasks.training(family, digits, random);
     }
 
+    /**
+     * A problem for reinforcement: mostly the buckets a fine-tuned model still gets wrong at times
+     * (4-digit additions and subtractions; some 2×2 products, the longest reasoning), where the
+     * replies of a group differ and so carry a signal: groups all right or all wrong teach nothing.
+     */
+    public static Problem drawChallenging(SplittableRandom random) {
+        int pick = random.nextInt(100);
+        if (pick < 10) {
+            return Tasks.training(Family.MULTIPLICATION_2X2, 2, random);
+        }
+        return Tasks.training(pick < 55 ? Family.ADDITION : Family.SUBTRACTION, 4, random);
+    }
+
     /** The prompt of a chat that asks {@code p}, up to where the assistant's reply begins (BOS first). */
     public int[] prompt(Problem p) {
         String rendered = template.render(List.of(ChatMessage.user(p.question())), true);

@@ -5,6 +5,7 @@ import dev.fathom.tensor.GgmlType;
 import dev.fathom.train.tokenizer.BpeTrainer;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Writes a trained model as a {@code deepseek2} GGUF file that Fathom and llama.cpp load: the
@@ -17,8 +18,9 @@ public final class GgufExport {
     private GgufExport() {
     }
 
+    /** Writes {@code model} to {@code file}, with {@code arrays} (float arrays by metadata key; may be empty) in its metadata. */
     public static void write(MiniDeepSeek model, BpeTrainer.Vocabulary vocabulary, String bos, String eos,
-            String chatTemplate, String name, GgmlType type, Path file) throws IOException {
+            String chatTemplate, String name, GgmlType type, Map<String, float[]> arrays, Path file) throws IOException {
         ModelConfig c = model.config();
         if (vocabulary.tokens().length != c.vocabulary()) {
             throw new IllegalArgumentException("the vocabulary has " + vocabulary.tokens().length
@@ -51,6 +53,7 @@ public final class GgufExport {
                 .putUint32(a + "expert_gating_func", 2) // sigmoid
                 .putUint32(a + "vocab_size", c.vocabulary());
         vocabulary.writeTo(w, bos, eos, chatTemplate);
+        arrays.forEach(w::putFloat32s);
         double[] values = model.parameters().values();
         for (Parameters.Tensor t : model.parameters().tensors()) {
             float[] data = new float[t.size()];

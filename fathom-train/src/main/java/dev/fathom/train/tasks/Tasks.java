@@ -69,15 +69,17 @@ public final class Tasks {
         }
     }
 
-    /** {@code count} distinct held-out problems, for evaluation. */
+    /**
+     * {@code count} distinct held-out problems, for evaluation; all of them where fewer exist (2×1
+     * products: 72).
+     */
     public static List<Problem> heldOut(Family family, int digits, int count, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         List<Problem> out = new ArrayList<>();
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (int tries = 0; out.size() < count; tries++) {
             if (tries > 1000 * count) {
-                throw new IllegalArgumentException("fewer than " + count + " held-out " + family + " problems of "
-                        + digits + " digits exist");
+                return out; // the draws keep finding the same ones: that is all there are
             }
             Problem p = any(family, digits, random);
             if (isHeldOut(p) && seen.add(p.expression())) {

@@ -46,11 +46,15 @@ final class Traces {
         }
     }
 
-    /** Column subtraction; when b is the larger, the other way round and negated. */
+    /**
+     * Column subtraction, after deciding which number is the larger (digit by digit from the left,
+     * said out loud: a small model gets the comparison wrong in one step when the leading digits
+     * agree); when b is the larger, the other way round and negated.
+     */
     private static void subtract(long a, long b, StringBuilder out) {
+        compare(a, b, out);
         if (a < b) {
-            out.append(a).append(" is less than ").append(b).append(", so subtract ").append(a).append(" from ")
-                    .append(b).append(" and make it negative.\n");
+            out.append("Subtract ").append(a).append(" from ").append(b).append(" and make it negative.\n");
             subtractColumns(b, a, out);
             out.append(b).append(" - ").append(a).append(" = ").append(b - a).append(", so the result is ")
                     .append(a - b).append(".\n");
@@ -59,26 +63,60 @@ final class Traces {
         }
     }
 
+    /** Which of two non-negative numbers is the larger: by length, else by the first digit from the left that differs. */
+    private static void compare(long a, long b, StringBuilder out) {
+        String x = Long.toString(a);
+        String y = Long.toString(b);
+        out.append("Compare ").append(a).append(" and ").append(b);
+        if (x.length() != y.length()) {
+            out.append(": ").append(x.length() > y.length() ? a : b).append(" has more digits");
+        } else {
+            out.append(" from the left:");
+            int i = 0;
+            while (i < x.length() && x.charAt(i) == y.charAt(i)) {
+                out.append(i > 0 ? ", " : " ").append(x.charAt(i)).append(" = ").append(y.charAt(i));
+                i++;
+            }
+            if (i == x.length()) {
+                out.append(", they are equal.\n");
+                return;
+            }
+            out.append(i > 0 ? ", " : " ").append(x.charAt(i)).append(x.charAt(i) > y.charAt(i) ? " > " : " < ")
+                    .append(y.charAt(i));
+        }
+        out.append(", so ").append(Math.max(a, b)).append(" is larger.\n");
+    }
+
+    /**
+     * Columns from the right. A borrow owed to a column is paid first, as its own step ({@code 7 - 1 = 6}, or
+     * {@code 0 - 1 is below 0, borrow: 10 - 1 = 9}), so that every decision to borrow compares two digits.
+     */
     private static void subtractColumns(long a, long b, StringBuilder out) {
         out.append("Subtract ").append(b).append(" from ").append(a).append(" digit by digit, from the right.\n");
         String x = Long.toString(a);
         String y = Long.toString(b);
-        int borrow = 0;
+        boolean borrowed = false;
         boolean leadingZeros = false;
         for (int i = 0; i < x.length(); i++) {
             int d = digit(x, i);
             int e = digit(y, i);
-            String take = d + " - " + e + (borrow > 0 ? " - " + borrow : "");
-            int value = d - e - borrow;
-            if (value < 0) {
-                out.append(take).append(" is below 0, borrow: 1").append(take).append(" = ").append(value + 10)
-                        .append(".\n");
-                value += 10;
-                borrow = 1;
-            } else {
-                out.append(take).append(" = ").append(value).append(".\n");
-                borrow = 0;
+            boolean borrows = false;
+            if (borrowed) {
+                borrows = d == 0;
+                out.append(d).append(" - 1").append(borrows ? " is below 0, borrow: 10 - 1 = 9" : " = " + (d - 1))
+                        .append(", ");
+                d = borrows ? 9 : d - 1;
             }
+            int value = d - e;
+            if (value < 0) {
+                out.append(d).append(" - ").append(e).append(" is below 0, borrow: 1").append(d).append(" - ").append(e)
+                        .append(" = ").append(value + 10).append(".\n");
+                value += 10;
+                borrows = true;
+            } else {
+                out.append(d).append(" - ").append(e).append(" = ").append(value).append(".\n");
+            }
+            borrowed = borrows;
             leadingZeros = value == 0 && i > 0;
         }
         if (leadingZeros && a - b != 0) {
@@ -92,18 +130,20 @@ final class Traces {
         digitProducts(a, b, out, "\n");
     }
 
-    /** Writes the digit-by-digit products of a × one digit; lines end with {@code end}. */
+    /**
+     * Writes the digit-by-digit products of a × one digit; lines end with {@code end}. A carry is added to
+     * the product in a step of its own: a small model asked for {@code 7 × 4 + 1} at once often misses.
+     */
     private static void digitProducts(long a, long b, StringBuilder out, String end) {
         String x = Long.toString(a);
         int carry = 0;
         for (int i = 0; i < x.length(); i++) {
             int d = digit(x, i);
             int product = d * (int) b + carry;
-            out.append(d).append(" × ").append(b);
+            out.append(d).append(" × ").append(b).append(" = ").append(d * b);
             if (carry > 0) {
-                out.append(" + ").append(carry);
+                out.append(", ").append(d * b).append(" + ").append(carry).append(" = ").append(product);
             }
-            out.append(" = ").append(product);
             boolean last = i == x.length() - 1;
             if (last) {
                 out.append(", write ").append(product).append('.').append(end);

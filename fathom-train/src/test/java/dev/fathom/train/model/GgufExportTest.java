@@ -17,6 +17,7 @@ import dev.fathom.train.tokenizer.BpeTrainer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,7 +57,7 @@ public class GgufExportTest {
             String template = TestModels.template("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B");
             for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.Q8_0}) {
                 Path file = dir.resolve("mini-" + type.name().toLowerCase() + ".gguf");
-                GgufExport.write(model, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "mini", type, file);
+                GgufExport.write(model, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "mini", type, Map.of(), file);
                 float[] fathom;
                 try (Model engine = Model.open(file, 2)) {
                     fathom = logits(engine.network(), tokens);

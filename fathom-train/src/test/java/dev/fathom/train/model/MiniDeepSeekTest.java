@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The whole model's backward pass against central differences of its loss, in double precision,
- * along a random direction in each parameter tensor (routing frozen, so a perturbation cannot
- * flip an expert choice); and the invariants of a trainer: the loss at initialisation is about
+ * along a random direction in each parameter tensor and in all of them at once (routing frozen,
+ * so a perturbation cannot flip an expert choice); and the invariants of a trainer: the loss at initialisation is about
  * ln(vocabulary), one batch can be learnt by heart, the balancing bias evens out expert load.
  */
 class MiniDeepSeekTest {
@@ -82,6 +82,29 @@ class MiniDeepSeekTest {
             assertThat(Math.abs(analytic - numeric)).as("%s: analytic %s, numeric %s", t.name(), analytic, numeric)
                     .isLessThanOrEqualTo(1e-6 * Math.max(1, Math.abs(numeric)));
         }
+        // And along one direction in every parameter at once (of unit length, so that the step
+        // stays as small): the whole model's directional derivative.
+        double[] direction = new double[theta.length];
+        double norm = 0;
+        for (int i = 0; i < direction.length; i++) {
+            direction[i] = random.nextGaussian();
+            norm += direction[i] * direction[i];
+        }
+        double analytic = 0;
+        for (int i = 0; i < direction.length; i++) {
+            direction[i] /= Math.sqrt(norm);
+            analytic += direction[i] * gradient[i];
+        }
+        shift(theta, 0, direction, h);
+        model.forward(inputs, sequences, length);
+        double plus = model.crossEntropy(targets, weights, coefficients);
+        shift(theta, 0, direction, -2 * h);
+        model.forward(inputs, sequences, length);
+        double minus = model.crossEntropy(targets, weights, coefficients);
+        shift(theta, 0, direction, h);
+        double numeric = (plus - minus) / (2 * h);
+        assertThat(Math.abs(analytic - numeric)).as("whole model: analytic %s, numeric %s", analytic, numeric)
+                .isLessThanOrEqualTo(1e-6 * Math.abs(numeric));
     }
 
     private static void shift(double[] theta, int at, double[] direction, double step) {

@@ -14,8 +14,11 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** The task generators: every worked solution is right in every step, and held-out problems stay out of training. */
 class TasksTest {
     private static final Pattern ADD_STEP = Pattern.compile("(?m)^(\\d+) \\+ (\\d+)(?: \\+ (\\d+))? = (\\d+), write (\\d)");
-    private static final Pattern PRODUCT_STEP = Pattern.compile("(?m)^(\\d) × (\\d)(?: \\+ (\\d+))? = (\\d+), write (\\d+)");
-    private static final Pattern BORROW_STEP = Pattern.compile("(?m)^(\\d) - (\\d)(?: - 1)? is below 0, borrow: 1(\\d) - (\\d)(?: - (1))? = (\\d)");
+    private static final Pattern PRODUCT_STEP = Pattern.compile("(?m)^(\\d) × (\\d) = (\\d+)(?:, (\\d+) \\+ (\\d) = (\\d+))?, write");
+    /** A column of a subtraction: the borrow it owes paid first, then its own digits, borrowing when below 0. */
+    private static final Pattern COLUMN_STEP = Pattern.compile(
+            "(?m)^(?:(\\d) - 1 (?:= (\\d)|is below 0, borrow: 10 - 1 = (9)), )?(\\d) - (\\d) (?:= (\\d)|is below 0, borrow: 1(\\d) - (\\d) = (\\d))\\.$");
+    private static final Pattern COMPARISON = Pattern.compile("(?m)^Compare (\\d+) and (\\d+)(?: from the left)?: .*(?:so (\\d+) is larger|they are equal)\\.$");
 
     @ParameterizedTest
     @EnumSource(Family.class)
@@ -37,16 +40,42 @@ class TasksTest {
             }
             m = PRODUCT_STEP.matcher(solution);
             while (m.find()) {
-                int product = Integer.parseInt(m.group(1)) * Integer.parseInt(m.group(2))
-                        + (m.group(3) == null ? 0 : Integer.parseInt(m.group(3)));
-                assertThat(Integer.parseInt(m.group(4))).as(m.group()).isEqualTo(product);
+                int product = Integer.parseInt(m.group(1)) * Integer.parseInt(m.group(2));
+                assertThat(Integer.parseInt(m.group(3))).as(m.group()).isEqualTo(product);
+                if (m.group(4) != null) {
+                    assertThat(Integer.parseInt(m.group(4))).as(m.group()).isEqualTo(product);
+                    assertThat(Integer.parseInt(m.group(6))).as(m.group()).isEqualTo(product + Integer.parseInt(m.group(5)));
+                }
                 steps++;
             }
-            m = BORROW_STEP.matcher(solution);
+            m = COLUMN_STEP.matcher(solution);
+            int columns = 0;
             while (m.find()) {
-                int value = 10 + Integer.parseInt(m.group(3)) - Integer.parseInt(m.group(4)) - (m.group(5) == null ? 0 : 1);
-                assertThat(Integer.parseInt(m.group(6))).as(m.group()).isEqualTo(value);
+                columns++;
+                if (m.group(1) != null) {
+                    int owed = Integer.parseInt(m.group(1));
+                    assertThat(owed == 0 ? m.group(3) : m.group(2)).as(m.group()).isEqualTo(owed == 0 ? "9" : "" + (owed - 1));
+                    assertThat(m.group(4)).as(m.group()).isEqualTo(owed == 0 ? "9" : "" + (owed - 1));
+                }
+                int d = Integer.parseInt(m.group(4));
+                int e = Integer.parseInt(m.group(5));
+                if (m.group(6) != null) {
+                    assertThat(Integer.parseInt(m.group(6))).as(m.group()).isEqualTo(d - e).isNotNegative();
+                } else {
+                    assertThat(d).as(m.group()).isLessThan(e);
+                    assertThat(m.group(7) + m.group(8)).as(m.group()).isEqualTo("" + d + e);
+                    assertThat(Integer.parseInt(m.group(9))).as(m.group()).isEqualTo(10 + d - e);
+                }
                 steps++;
+            }
+            m = COMPARISON.matcher(solution);
+            if (family == Family.SUBTRACTION) {
+                assertThat(columns).as(solution).isEqualTo(Problem.digits(Math.max(p.a(), p.b())));
+                assertThat(m.find()).as(solution).isTrue();
+                long a = Long.parseLong(m.group(1));
+                long b = Long.parseLong(m.group(2));
+                assertThat(m.group(3) == null ? a == b : Long.parseLong(m.group(3)) == Math.max(a, b) && a != b)
+                        .as(m.group()).isTrue();
             }
         }
         assertThat(steps).as("steps checked").isGreaterThan(2000);
@@ -67,13 +96,20 @@ class TasksTest {
 
                 1452""");
         Problem subtract = new Problem(Family.SUBTRACTION, 5000, 1289, "Subtract 1289 from 5000.");
-        assertThat(subtract.solution()).contains("0 - 9 is below 0, borrow: 10 - 9 = 1.\n",
-                "0 - 8 - 1 is below 0, borrow: 10 - 8 - 1 = 1.\n", "5 - 1 - 1 = 3.\n", "5000 - 1289 = 3711.");
+        assertThat(subtract.solution()).contains("Compare 5000 and 1289 from the left: 5 > 1, so 5000 is larger.\n",
+                "0 - 9 is below 0, borrow: 10 - 9 = 1.\n",
+                "0 - 1 is below 0, borrow: 10 - 1 = 9, 9 - 8 = 1.\n", "5 - 1 = 4, 4 - 1 = 3.\n", "5000 - 1289 = 3711.");
+        assertThat(new Problem(Family.SUBTRACTION, 679, 645, "").solution())
+                .contains("Compare 679 and 645 from the left: 6 = 6, 7 > 4, so 679 is larger.\n");
+        assertThat(new Problem(Family.SUBTRACTION, 707, 707, "").solution())
+                .contains("Compare 707 and 707 from the left: 7 = 7, 0 = 0, 7 = 7, they are equal.\n", "707 - 707 = 0.");
         assertThat(new Problem(Family.SUBTRACTION, 1289, 5000, "").solution())
-                .contains("1289 is less than 5000", "5000 - 1289 = 3711, so the result is -3711.", "1289 - 5000 = -3711.");
+                .contains("so 5000 is larger.\nSubtract 1289 from 5000 and make it negative.\n",
+                        "5000 - 1289 = 3711, so the result is -3711.", "1289 - 5000 = -3711.");
         Problem multiply = new Problem(Family.MULTIPLICATION_2X2, 23, 47, "Compute 23 × 47.");
         assertThat(multiply.solution()).contains("Split 47 into 40 + 7.", "3 × 7 = 21, write 1, carry 2.",
-                "2 × 7 + 2 = 16, write 16.", "So 23 × 7 = 161.", "So 23 × 40 = 920.", "161 + 920 = 1081", "23 × 47 = 1081.");
+                "2 × 7 = 14, 14 + 2 = 16, write 16.", "So 23 × 7 = 161.", "So 23 × 40 = 920.", "161 + 920 = 1081",
+                "23 × 47 = 1081.");
     }
 
     @Test
