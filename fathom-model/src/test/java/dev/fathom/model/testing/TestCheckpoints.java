@@ -123,7 +123,7 @@ public final class TestCheckpoints {
                             t.name().endsWith("attn_q.weight") ? TestModels.HEADS : TestModels.KV_HEADS);
                 }
                 long[] shape = t.shape().length == 1 ? new long[] {cols} : new long[] {rows, cols};
-                entries.add(new Entry(denseName(t.name()), "F32", shape, encode(GgmlType.F32, values)));
+                entries.add(new Entry(hfName(t.name(), spec.layers()), "F32", shape, encode(GgmlType.F32, values)));
             }
         }
         writeSafetensors(dir.resolve("model.safetensors"), entries);
@@ -179,32 +179,6 @@ public final class TestCheckpoints {
             }
         }
         return out;
-    }
-
-    /** The Hugging Face name of a dense test model's GGUF tensor. */
-    private static String denseName(String gguf) {
-        switch (gguf) {
-            case "token_embd.weight":
-                return "model.embed_tokens.weight";
-            case "output_norm.weight":
-                return "model.norm.weight";
-            case "output.weight":
-                return "lm_head.weight";
-            default:
-        }
-        String[] parts = gguf.split("\\.", 3);
-        String rest = switch (parts[2]) {
-            case "attn_norm.weight" -> "input_layernorm.weight";
-            case "ffn_norm.weight" -> "post_attention_layernorm.weight";
-            case "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias" ->
-                    "self_attn." + parts[2].charAt(5) + "_proj." + parts[2].substring(parts[2].indexOf('.') + 1);
-            case "attn_output.weight" -> "self_attn.o_proj.weight";
-            case "ffn_gate.weight" -> "mlp.gate_proj.weight";
-            case "ffn_up.weight" -> "mlp.up_proj.weight";
-            case "ffn_down.weight" -> "mlp.down_proj.weight";
-            default -> throw new IllegalArgumentException("no Hugging Face name for " + gguf);
-        };
-        return "model.layers." + parts[1] + "." + rest;
     }
 
     /** One safetensors entry. */
@@ -267,7 +241,7 @@ public final class TestCheckpoints {
         Files.writeString(dir.resolve("tokenizer_config.json"), JSON.writeValueAsString(tokenizerConfig));
     }
 
-    /** DeepSeek's name for a GGUF tensor of the test models; {e} stands for an expert's number. */
+    /** The Hugging Face name of a GGUF tensor of the test models (DeepSeek's or dense); {e} stands for an expert's number. */
     private static String hfName(String gguf, int layers) {
         switch (gguf) {
             case "token_embd.weight":
@@ -290,6 +264,8 @@ public final class TestCheckpoints {
             case "attn_kv_a_mqa.weight" -> "self_attn.kv_a_proj_with_mqa.weight";
             case "attn_kv_a_norm.weight" -> "self_attn.kv_a_layernorm.weight";
             case "attn_kv_b.weight" -> "self_attn.kv_b_proj.weight";
+            case "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias" ->
+                    "self_attn." + rest.charAt(5) + "_proj." + rest.substring(rest.indexOf('.') + 1);
             case "attn_output.weight" -> "self_attn.o_proj.weight";
             case "ffn_gate.weight" -> "mlp.gate_proj.weight";
             case "ffn_up.weight" -> "mlp.up_proj.weight";
