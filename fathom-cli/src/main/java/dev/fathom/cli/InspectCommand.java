@@ -71,7 +71,8 @@ final class InspectCommand implements Callable<Integer> {
             if (model.has("general.name")) {
                 out.printf("name:         %s%n", model.getString("general.name"));
             }
-            out.printf("parameters:   %,d (%.2f B)%n", parameters, parameters / 1e9);
+            out.printf("parameters:   %,d (%s)%n", parameters,
+                    parameters >= 1e9 ? String.format("%.2f B", parameters / 1e9) : String.format("%.1f M", parameters / 1e6));
             out.printf("tensors:      %d%n", rows.size());
             for (Map.Entry<GgmlType, long[]> e : byType.entrySet()) {
                 out.printf("  %-7s %5d tensors, %,15d bytes%s%n", e.getKey(), e.getValue()[0], e.getValue()[1],
