@@ -84,7 +84,8 @@ public final class Evaluation {
                 int any = 0;
                 List<Problem> problems = Tasks.heldOut(bucket.family(), bucket.digits(), s.perBucket(), s.seed());
                 for (Problem p : problems) {
-                    String reply = reply(model, template, session, p, greedy, s.maxTokens());
+                    int[] prompt = prompt(model, template, p);
+                    String reply = reply(template, session, prompt, greedy, s.maxTokens());
                     greedyRight += Rewards.correct(p, reply) ? 1 : 0;
                     wellFormed += Rewards.wellFormed(reply) ? 1 : 0;
                     if (s.samples() > 0) {
@@ -92,7 +93,7 @@ public final class Evaluation {
                         for (int k = 0; k < s.samples(); k++) {
                             SamplerSettings sampling = new SamplerSettings(s.temperature(), 0, s.topP(), 0f, 1f, -1, 0f, 0f,
                                     seeds.nextLong());
-                            answers.add(Rewards.answer(reply(model, template, session, p, sampling, s.maxTokens())));
+                            answers.add(Rewards.answer(reply(template, session, prompt, sampling, s.maxTokens())));
                         }
                         Long vote = mostFrequent(answers);
                         majority += vote != null && vote == p.answer() ? 1 : 0;
@@ -120,12 +121,17 @@ public final class Evaluation {
 
     /** The model's greedy reply to {@code p}, as the chat shows it (reasoning, then answer). */
     public static String reply(Model model, ChatTemplate template, Session session, Problem p, int maxTokens) {
-        return reply(model, template, session, p, SamplerSettings.greedy(), maxTokens);
+        return reply(template, session, prompt(model, template, p), SamplerSettings.greedy(), maxTokens);
     }
 
-    private static String reply(Model model, ChatTemplate template, Session session, Problem p, SamplerSettings sampling,
+    /** The chat that asks {@code p}, as tokens, up to where the reply begins. */
+    private static int[] prompt(Model model, ChatTemplate template, Problem p) {
+        return model.chatTokens(template.render(List.of(ChatMessage.user(p.question())), true));
+    }
+
+    /** A reply to {@code prompt} as the chat shows it (the reasoning's opening tag first, where the prompt wrote it). */
+    private static String reply(ChatTemplate template, Session session, int[] prompt, SamplerSettings sampling,
             int maxTokens) {
-        int[] prompt = model.chatTokens(template.render(List.of(ChatMessage.user(p.question())), true));
         String text = session.generate(prompt, new Generation(sampling, maxTokens, List.of()), s -> { }, () -> false).text();
         return (template.opensThinking() ? "<think>\n" : "") + text;
     }
