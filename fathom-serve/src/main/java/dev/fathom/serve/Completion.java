@@ -168,6 +168,14 @@ final class Completion {
                 prompt = engine.model().tokenizer().encode(textPrompt(), true, true);
                 opensThinking = false;
             }
+            Scheduler scheduler = engine.scheduler();
+            if (request.n() > scheduler.capacity()) {
+                // Not a 429: waiting would never help.
+                Server.send(response, ApiError.invalid("n", "n is " + request.n() + ", more than the " + scheduler.capacity()
+                        + " replies this server can hold at once (slots: " + scheduler.slots() + ", queue: "
+                        + (scheduler.capacity() - scheduler.slots()) + ")"));
+                return;
+            }
             JsonGrammar document = documentGrammar();
             Scheduler.Format format = !request.json() && document == null ? Scheduler.Format.TEXT
                     : opensThinking ? Scheduler.Format.JSON_AFTER_REASONING : Scheduler.Format.JSON;

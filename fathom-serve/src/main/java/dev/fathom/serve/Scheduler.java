@@ -182,6 +182,11 @@ public final class Scheduler implements AutoCloseable {
         return contextLength;
     }
 
+    /** The most replies the scheduler holds at once: one per slot, and those that may wait for one. */
+    public int capacity() {
+        return slots.size() + queueLimit;
+    }
+
     /**
      * Queues a prompt for a reply.
      *

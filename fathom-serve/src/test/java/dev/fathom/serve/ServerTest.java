@@ -449,6 +449,12 @@ class ServerTest {
                 assertThat(second.statusCode()).isEqualTo(429);
                 assertThat(JSON.readTree(second.body()).get("error").get("type").asString()).isEqualTo("rate_limit_error");
             }
+            // More choices than the slots and the queue hold could never be served: not a 429, which invites a retry.
+            HttpResponse<String> many = post(small, "/v1/chat/completions", chatBody("Twice?", false).replaceFirst("\\{", "{\"n\":2,"));
+            assertThat(many.statusCode()).isEqualTo(400);
+            JsonNode error = JSON.readTree(many.body()).get("error");
+            assertThat(error.get("param").asString()).isEqualTo("n");
+            assertThat(error.get("message").asString()).contains("more than the 1 replies this server can hold");
         }
     }
 
