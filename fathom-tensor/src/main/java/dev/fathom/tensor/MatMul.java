@@ -12,8 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Two regimes. With few tokens (decode) the product is memory-bound: every weight is read
  * once, in place, by the type's fused integer dot product, and rows are split between threads.
  * With many tokens (prefill) it is compute-bound: each thread decodes a panel of rows to floats
- * once and multiplies it with every token in register tiles of 4 rows × 4 tokens, so that a
- * loaded weight serves four tokens and a loaded activation four rows. Both paths see the same
+ * once and multiplies it with every token in register tiles of 4 rows × 4 tokens (3 × 4 where
+ * the CPU has 16 vector registers rather than 32: sixteen accumulators would not leave room for
+ * the operands, and the JIT would spill them to the stack on every step), so that a loaded weight
+ * serves four tokens and a loaded activation three or four rows. Both paths see the same
  * activation values (see {@link ActivationFormat}), so they agree to float rounding.
  */
 public final class MatMul {
@@ -25,11 +27,27 @@ public final class MatMul {
      * matrices of a model of a few million parameters, such as the one Fathom ships).
      */
     static final long MIN_SHARE_BYTES = 64 << 10;
-    private static final int PANEL_ROWS = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * Rows per register tile: 4 where the vector unit has 32 registers (AVX-512, Arm), else 3
+     * (AVX2 and SSE have 16). The property {@code fathom.tileRows} overrides it, so that the tests
+     * run both tiles on any machine.
+     */
+    private static final int TILE_ROWS = tileRows();
+    private static final boolean REGISTERS_32 = TILE_ROWS == 4;
+    private static final int PANEL_ROWS = 4 * TILE_ROWS;
 
     private final Parallel parallel;
     private final float[][] panels;
+
+    private static int tileRows() {
+        boolean registers32 = F.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch"));
+        int rows = Integer.getInteger("fathom.tileRows", registers32 ? 4 : 3);
+        if (rows != 3 && rows != 4) {
+            throw new ExceptionInInitializerError("fathom.tileRows must be 3 or 4, not " + rows);
+        }
+        return rows;
+    }
 
     public MatMul(Parallel parallel) {
         this.parallel = parallel;
@@ -174,8 +192,12 @@ public final class MatMul {
         int t = 0;
         for (; t + 4 <= tokens; t += 4) {
             int i = 0;
-            for (; i + 4 <= n; i += 4) {
-                tile4x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
+            for (; i + TILE_ROWS <= n; i += TILE_ROWS) {
+                if (REGISTERS_32) {
+                    tile4x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
+                } else {
+                    tile3x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
+                }
             }
             for (; i < n; i++) {
                 for (int u = t; u < t + 4; u++) {
@@ -250,6 +272,59 @@ public final class MatMul {
         out[t3 + 3] = a33.reduceLanes(VectorOperators.ADD);
         for (int cc = c; cc < k; cc++) { // columns past the last full vector
             for (int i = 0; i < 4; i++) {
+                for (int t = 0; t < 4; t++) {
+                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
+                }
+            }
+        }
+    }
+
+    /** As {@link #tile4x4}, for three rows: twelve accumulators, which 16 registers hold with the operands. */
+    private static void tile3x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        int step = F.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
+            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
+            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
+            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            a00 = w0.fma(x0, a00);
+            a10 = w1.fma(x0, a10);
+            a20 = w2.fma(x0, a20);
+            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            a01 = w0.fma(x1, a01);
+            a11 = w1.fma(x1, a11);
+            a21 = w2.fma(x1, a21);
+            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            a02 = w0.fma(x2, a02);
+            a12 = w1.fma(x2, a12);
+            a22 = w2.fma(x2, a22);
+            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            a03 = w0.fma(x3, a03);
+            a13 = w1.fma(x3, a13);
+            a23 = w2.fma(x3, a23);
+        }
+        int t0 = o;
+        int t1 = o + stride;
+        int t2 = o + 2 * stride;
+        int t3 = o + 3 * stride;
+        out[t0] = a00.reduceLanes(VectorOperators.ADD);
+        out[t1] = a01.reduceLanes(VectorOperators.ADD);
+        out[t2] = a02.reduceLanes(VectorOperators.ADD);
+        out[t3] = a03.reduceLanes(VectorOperators.ADD);
+        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
+        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
+        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
+        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
+        for (int cc = c; cc < k; cc++) { // columns past the last full vector
+            for (int i = 0; i < 3; i++) {
                 for (int t = 0; t < 4; t++) {
                     out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
                 }

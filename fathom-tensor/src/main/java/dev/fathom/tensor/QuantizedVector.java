@@ -29,6 +29,12 @@ public final class QuantizedVector {
     public final int[] sums16;
     /** For Q8_K, the integer sum of each group of 32 (what Q4_K's and Q5_K's minimums multiply). */
     public final int[] sums32;
+    /**
+     * For Q8_K, the values again, two to an int, in the order the K-quant kernels' paired
+     * products read them (see {@code Lanes}): for the run of 32 values y from 32s, int 16s + k
+     * holds y[4k]·2¹⁶ + y[4k+2] and int 16s + 8 + k holds y[4k+1]·2¹⁶ + y[4k+3], for k < 8.
+     */
+    public final int[] pairs;
     private int length;
 
     public QuantizedVector(ActivationFormat format, int capacity) {
@@ -43,6 +49,7 @@ public final class QuantizedVector {
         this.sums = k ? null : new float[blocks];
         this.sums16 = k ? new int[blocks * 16] : null;
         this.sums32 = k ? new int[blocks * 8] : null;
+        this.pairs = k ? new int[blocks * 128] : null;
     }
 
     /** Number of valid elements. */
@@ -149,6 +156,19 @@ public final class QuantizedVector {
                 sums32[b * 8 + s] = sums16[b * 16 + 2 * s] + sums16[b * 16 + 2 * s + 1];
             }
             d[b] = 1 / inverse;
+        }
+        pair(n);
+    }
+
+    /** Fills {@link #pairs} from the first {@code n} values of {@link #q}. */
+    private void pair(int n) {
+        for (int run = 0; run < n / 32; run++) {
+            int y = 32 * run;
+            int p = 16 * run;
+            for (int k = 0; k < 8; k++) {
+                pairs[p + k] = (q[y + 4 * k] << 16) + q[y + 4 * k + 2];
+                pairs[p + 8 + k] = (q[y + 4 * k + 1] << 16) + q[y + 4 * k + 3];
+            }
         }
     }
 }

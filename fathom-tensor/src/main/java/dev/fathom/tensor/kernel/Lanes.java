@@ -23,7 +23,27 @@ import jdk.incubator.vector.VectorSpecies;
  * method that was not inlined is boxed, which makes the kernel an order of magnitude slower.
  * The Vector API's own methods are force-inlined, so code made only of them stays intact.
  * Likewise every species is one of the constants here, never taken from a vector: the JIT only
- * turns an operation into instructions when it can see the species.
+ * turns an operation into instructions when it can see the species. For the same reason the
+ * kernels read f16 scales with {@code Float.float16ToFloat(segment.get(F16, offset))} rather
+ * than {@link #f16}: in a large kernel even that small method is left as a call.
+ *
+ * <h2>Paired products (the K-quants)</h2>
+ * The Vector API has no instruction that multiplies and adds neighbouring lanes (x86's
+ * {@code vpmaddwd}, Arm's {@code sdot}), and widening short products pairwise to ints costs more
+ * than the products. The K-quant kernels make one 32-bit multiply do two products and their sum
+ * instead. A weight lane holds two unsigned quants 16 bits apart, w = q₀ + q₁·2¹⁶, and the
+ * matching activation lane holds the two activations the other way round, a = y₁ + y₀·2¹⁶
+ * ({@code QuantizedVector.pairs}). Modulo 2³²,
+ * <pre>  w · a = q₀y₁ + (q₀y₀ + q₁y₁)·2¹⁶,</pre>
+ * so the top half holds the pair's dot product, and the bottom half a cross term that stays
+ * below 2¹⁵ in magnitude. Several such products add up in one lane as long as the top half
+ * stays below 2¹⁵ and the bottom one too; then adding 2¹⁵ and shifting right by 16 (arithmetic)
+ * yields the exact sum of the pairs' dot products. The weights' bytes land in such lanes
+ * without widening: an int lane loaded from bytes b₀..b₃ gives bytes 0 and 2 (the "even" pair)
+ * under the mask {@code 0x000F000F}, bytes 1 and 3 (the "odd" pair) once shifted right by 8,
+ * and the high nibbles four bits further on. These kernels use at most 256-bit vectors
+ * ({@link #P}): one int lane per 4 bytes of a 32-byte run of quants, which is how the K-quants
+ * lay out their values, and what the activation pairs are ordered for.
  */
 final class Lanes {
     private Lanes() {
@@ -53,12 +73,24 @@ final class Lanes {
     static final VectorSpecies<Byte> B_FOR_F = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, BITS / 4)));
     /** Whether {@link #B_FOR_F} is wider than the bytes one vector of floats takes (128-bit machines). */
     private static final boolean B_FOR_F_PADDED = B_FOR_F.length() > F.length();
-    private static final VectorSpecies<Integer> I_64 = IntVector.SPECIES_64;
+
+    /** Ints for the paired products of the K-quant kernels: 8 lanes (4 on 128-bit machines). See above. */
+    static final VectorSpecies<Integer> P = IntVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.min(256, BITS)));
+    /** Floats as wide as {@link #P}. */
+    static final VectorSpecies<Float> PF = P.withLanes(float.class);
+    /** Whether {@link #P} has a lane for each of a K-quant super-block's eight sub-blocks. */
+    static final boolean P8 = P.length() == 8;
+    /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
+    static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    /** Two ints: the way eight bytes computed in scalar code enter a vector. */
+    static final VectorSpecies<Integer> I2 = IntVector.SPECIES_64;
 
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     /** Little-endian like the lane order of {@code reinterpretAsBytes}. */
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
 
     static {
         if (32 % S.length() != 0 || 16 % S16.length() != 0) {
@@ -74,7 +106,7 @@ final class Lanes {
      */
     static ByteVector bytesForFloats(MemorySegment segment, long offset) {
         if (B_FOR_F_PADDED) {
-            return IntVector.broadcast(I_64, segment.get(INT_LE, offset)).reinterpretAsBytes();
+            return IntVector.broadcast(I2, segment.get(INT_LE, offset)).reinterpretAsBytes();
         }
         return ByteVector.fromMemorySegment(B_FOR_F, segment, offset, LE);
     }

@@ -1,11 +1,13 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.I2;
+import static dev.fathom.tensor.kernel.Lanes.INT;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.S;
+import static dev.fathom.tensor.kernel.Lanes.LONG;
+import static dev.fathom.tensor.kernel.Lanes.P;
+import static dev.fathom.tensor.kernel.Lanes.PF;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -15,7 +17,6 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -80,48 +81,53 @@ final class Q4_KKernel extends WeightKernel {
         }
     }
 
+    /**
+     * Paired products (see {@link Lanes}): each 32-byte run j of nibbles gives four vectors of
+     * quant pairs (the even and odd bytes' low nibbles, sub-block 2j, and their high nibbles,
+     * sub-block 2j+1); per lane at most four products of 15 · 127 add up, well inside the halves.
+     * The minimums' term, Σ min · Σ y per sub-block, is taken eight sub-blocks at a time.
+     */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
+        int[] pairs = qx.pairs;
         int[] sums32 = qx.sums32;
-        FloatVector acc = FloatVector.zero(F);
-        float minTerm = 0;
+        FloatVector acc = FloatVector.zero(PF);
+        FloatVector minAcc = FloatVector.zero(PF);
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
-            float d = Lanes.f16(w, block) * qx.d[b];
-            float dmin = Lanes.f16(w, block + 2) * qx.d[b];
-            long low = w.get(ValueLayout.JAVA_LONG_UNALIGNED, block + 4);
-            int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 12);
+            float d = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
+            float dmin = Float.float16ToFloat(w.get(F16, block + 2)) * qx.d[b];
+            long low = w.get(LONG, block + 4);
+            int high = w.get(INT, block + 12);
             long codes = KScales.scales(low, high); // the eight 6-bit scales, one byte each
             long minCodes = KScales.mins(low, high);
-            int mins = 0;
-            for (int s = 0; s < 8; s++) {
-                mins += (int) (minCodes >>> (8 * s) & 0xFF) * sums32[b * 8 + s];
+            ByteVector minBytes = IntVector.zero(I2).withLane(0, (int) minCodes).withLane(1, (int) (minCodes >>> 32))
+                    .reinterpretAsBytes();
+            IntVector mins = IntVector.zero(P);
+            for (int part = 0; part < 8 / P.length(); part++) {
+                mins = mins.add(((IntVector) minBytes.convertShape(VectorOperators.B2I, P, part))
+                        .mul(IntVector.fromArray(P, sums32, b * 8 + part * P.length())));
             }
-            minTerm += dmin * mins;
-            int ab = b * BLOCK;
-            IntVector total = IntVector.zero(I);
+            minAcc = ((FloatVector) mins.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, dmin), minAcc);
+            int pb = b * 128;
+            IntVector total = IntVector.zero(P);
             for (int j = 0; j < 4; j++) {
-                IntVector first = IntVector.zero(I);
-                IntVector second = IntVector.zero(I);
-                for (int c = 0; c < 32; c += S.length()) {
-                    ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 16 + 32 * j + c, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    // Adjacent short products summed into one int lane: the low one sign-extended, the high one shifted down.
-                    IntVector p0 = raw.and((short) 0xF).mul(ShortVector.fromArray(S, a, ab + 64 * j + c)).reinterpretAsInts();
-                    IntVector p1 = raw.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S, a, ab + 64 * j + 32 + c))
-                            .reinterpretAsInts();
-                    first = first.add(p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .add(p0.lanewise(VectorOperators.ASHR, 16));
-                    second = second.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .add(p1.lanewise(VectorOperators.ASHR, 16));
+                IntVector low4 = IntVector.zero(P);
+                IntVector high4 = IntVector.zero(P);
+                for (int c = 0; c < 32; c += 4 * P.length()) {
+                    IntVector v = IntVector.fromMemorySegment(P, w, block + 16 + 32 * j + c, LE);
+                    int at = pb + 32 * j + c / 4;
+                    low4 = low4.add(v.and(0x000F000F).mul(IntVector.fromArray(P, pairs, at)))
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 8)));
+                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)))
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 24)));
                 }
-                // Sub-block sums times their 6-bit scales stay well inside an int: at most 32·15·127·63·8.
-                total = total.add(first.mul((int) (codes >>> (16 * j) & 0xFF)))
-                        .add(second.mul((int) (codes >>> (16 * j + 8) & 0xFF)));
+                // The pairs' sums, scaled: at most 4 · 2 · 15 · 127 · 63 per lane and sub-block.
+                total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> (16 * j) & 0xFF)))
+                        .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> (16 * j + 8) & 0xFF)));
             }
-            acc = ((FloatVector) total.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d), acc);
+            acc = ((FloatVector) total.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minTerm;
+        return acc.sub(minAcc).reduceLanes(VectorOperators.ADD);
     }
 }

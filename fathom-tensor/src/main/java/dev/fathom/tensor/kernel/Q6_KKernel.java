@@ -1,11 +1,12 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
+import static dev.fathom.tensor.kernel.Lanes.B8;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.S;
+import static dev.fathom.tensor.kernel.Lanes.P;
+import static dev.fathom.tensor.kernel.Lanes.P8;
+import static dev.fathom.tensor.kernel.Lanes.PF;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -15,8 +16,8 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q6_K: super-blocks of 256 values in 16 groups of 16. 128 bytes of low nibbles, 64 bytes of
@@ -28,6 +29,16 @@ import jdk.incubator.vector.VectorOperators;
 final class Q6_KKernel extends WeightKernel {
     static final int BLOCK = 256;
     static final int BYTES = 210;
+
+    /** With eight lanes, run r's scales: group 2r in lanes 0-3, group 2r + 1 in lanes 4-7. */
+    private static final VectorShuffle<Integer> RUN_0 = runScales(0);
+    private static final VectorShuffle<Integer> RUN_1 = runScales(1);
+    private static final VectorShuffle<Integer> RUN_2 = runScales(2);
+    private static final VectorShuffle<Integer> RUN_3 = runScales(3);
+
+    private static VectorShuffle<Integer> runScales(int run) {
+        return VectorShuffle.fromOp(P, lane -> 2 * run + (P8 && lane >= 4 ? 1 : 0));
+    }
 
     @Override
     public GgmlType type() {
@@ -91,67 +102,70 @@ final class Q6_KKernel extends WeightKernel {
     }
 
     /**
-     * Products are widened to ints in halves of the short vector; with 512-bit vectors each half
-     * is one group of 16 with its own scale, with narrower ones each half lies inside one group.
-     * Everything is in this one method so that the JIT compiles it whole (see {@link Lanes}).
+     * Paired products (see {@link Lanes}). A half of 128 values reads three runs of 32 bytes: low
+     * nibbles L0 (values l and l + 64) and L1 (l + 32, l + 96), and the 2-bit high parts H; each
+     * 32-value run r takes its quant pairs from one nibble of L0 or L1 and one bit pair of H. Per
+     * lane and group at most four products of 63 · 127 add up (the even and odd pair), within the
+     * halves. A run spans two groups of 16, each with its own scale: with eight lanes, lanes 0-3
+     * take the first and 4-7 the second. The quants are kept unsigned (0-63) and the −32 offset
+     * applied at the end as −32 · Σ scale · Σ y per group.
      */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
+        int[] pairs = qx.pairs;
         int[] sums16 = qx.sums16;
-        int half = I.length();
-        FloatVector acc = FloatVector.zero(F);
-        float offsets = 0;
+        FloatVector acc = FloatVector.zero(PF);
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
-            float d = Lanes.f16(w, block + 208) * qx.d[b];
-            IntVector scaledSums = IntVector.zero(I);
-            for (int g = 0; g < 16; g += I.length()) {
-                scaledSums = scaledSums.add(((IntVector) Lanes.bytesForFloats(w, block + 192 + g)
-                        .convertShape(VectorOperators.B2I, I, 0)).mul(IntVector.fromArray(I, sums16, b * 16 + g)));
-            }
-            int offsetSum = scaledSums.reduceLanes(VectorOperators.ADD);
-            offsets += d * offsetSum;
-            long scales = block + 192;
-            int ab = b * BLOCK;
-            for (int e = 0; e < 256; e += 128) {
-                long low = block + e / 2;
-                long high = block + 128 + e / 4;
-                for (int c = 0; c < 32; c += S.length()) {
-                    ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + c, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, low + 32 + c, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector bits = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, high + c, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    int at = e + c;
-                    ShortVector p0 = low0.and((short) 0xF).or(bits.and((short) 3).lanewise(VectorOperators.LSHL, 4))
-                            .mul(ShortVector.fromArray(S, a, ab + at));
-                    ShortVector p1 = low1.and((short) 0xF).or(bits.and((short) 0xC).lanewise(VectorOperators.LSHL, 2))
-                            .mul(ShortVector.fromArray(S, a, ab + at + 32));
-                    ShortVector p2 = low0.lanewise(VectorOperators.LSHR, 4).or(bits.and((short) 0x30))
-                            .mul(ShortVector.fromArray(S, a, ab + at + 64));
-                    ShortVector p3 = low1.lanewise(VectorOperators.LSHR, 4).or(bits.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
-                            .mul(ShortVector.fromArray(S, a, ab + at + 96));
-                    acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + at / 16)), acc);
-                    acc = ((FloatVector) p0.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + half) / 16)), acc);
-                    acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32) / 16)), acc);
-                    acc = ((FloatVector) p1.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 32 + half) / 16)), acc);
-                    acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64) / 16)), acc);
-                    acc = ((FloatVector) p2.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 64 + half) / 16)), acc);
-                    acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 0).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96) / 16)), acc);
-                    acc = ((FloatVector) p3.convertShape(VectorOperators.S2I, I, 1).convertShape(VectorOperators.I2F, F, 0))
-                            .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scales + (at + 96 + half) / 16)), acc);
+            float d = Float.float16ToFloat(w.get(F16, block + 208)) * qx.d[b];
+            IntVector total = IntVector.zero(P);
+            IntVector offsets = IntVector.zero(P);
+            for (int h = 0; h < 2; h++) {
+                long scales = block + 192 + 8 * h;
+                ByteVector scaleBytes = ByteVector.fromMemorySegment(B8, w, scales, LE);
+                for (int part = 0; part < 8 / P.length(); part++) {
+                    offsets = offsets.add(((IntVector) scaleBytes.convertShape(VectorOperators.B2I, P, part))
+                            .mul(IntVector.fromArray(P, sums16, b * 16 + 8 * h + part * P.length())));
+                }
+                // With eight lanes, each run's two scales spread over its lanes; with four, one scale per load.
+                IntVector groupScales = P8 ? (IntVector) scaleBytes.convertShape(VectorOperators.B2I, P, 0) : null;
+                for (int c = 0; c < 32; c += 4 * P.length()) {
+                    IntVector l0 = IntVector.fromMemorySegment(P, w, block + 64 * h + c, LE);
+                    IntVector l1 = IntVector.fromMemorySegment(P, w, block + 64 * h + 32 + c, LE);
+                    IntVector hb = IntVector.fromMemorySegment(P, w, block + 128 + 32 * h + c, LE);
+                    int at = b * 128 + 64 * h + c / 4;
+                    IntVector r0 = l0.and(0x000F000F).or(hb.lanewise(VectorOperators.LSHL, 4).and(0x00300030))
+                            .mul(IntVector.fromArray(P, pairs, at))
+                            .add(l0.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
+                                    .mul(IntVector.fromArray(P, pairs, at + 8)));
+                    IntVector r1 = l1.and(0x000F000F).or(hb.lanewise(VectorOperators.LSHL, 2).and(0x00300030))
+                            .mul(IntVector.fromArray(P, pairs, at + 16))
+                            .add(l1.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 6).and(0x00300030))
+                                    .mul(IntVector.fromArray(P, pairs, at + 24)));
+                    IntVector r2 = l0.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(hb.and(0x00300030))
+                            .mul(IntVector.fromArray(P, pairs, at + 32))
+                            .add(l0.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
+                                    .mul(IntVector.fromArray(P, pairs, at + 40)));
+                    IntVector r3 = l1.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 2).and(0x00300030))
+                            .mul(IntVector.fromArray(P, pairs, at + 48))
+                            .add(l1.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 10).and(0x00300030))
+                                    .mul(IntVector.fromArray(P, pairs, at + 56)));
+                    int group = c / 16; // of the load's first lane, within the run's two
+                    total = total
+                            .add(r0.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(P8 ? groupScales.rearrange(RUN_0)
+                                    : IntVector.broadcast(P, w.get(ValueLayout.JAVA_BYTE, scales + group))))
+                            .add(r1.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(P8 ? groupScales.rearrange(RUN_1)
+                                    : IntVector.broadcast(P, w.get(ValueLayout.JAVA_BYTE, scales + 2 + group))))
+                            .add(r2.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(P8 ? groupScales.rearrange(RUN_2)
+                                    : IntVector.broadcast(P, w.get(ValueLayout.JAVA_BYTE, scales + 4 + group))))
+                            .add(r3.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(P8 ? groupScales.rearrange(RUN_3)
+                                    : IntVector.broadcast(P, w.get(ValueLayout.JAVA_BYTE, scales + 6 + group))));
                 }
             }
+            // Per lane at most 64 quants of 63 times activations of 127 and scales of 128: inside an int.
+            acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, PF, 0))
+                    .fma(FloatVector.broadcast(PF, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - 32 * offsets;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

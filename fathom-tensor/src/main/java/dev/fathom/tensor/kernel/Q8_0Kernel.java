@@ -22,6 +22,9 @@ import jdk.incubator.vector.VectorOperators;
 final class Q8_0Kernel extends WeightKernel {
     static final int BLOCK = 32;
     static final int BYTES = 34;
+    /** Whether a block takes two or more short vectors, so that products are added in pairs before widening. */
+    private static final boolean TWO_PER_SUM = S.length() < BLOCK;
+    private static final int STEP = TWO_PER_SUM ? 2 * S.length() : S.length();
 
     @Override
     public GgmlType type() {
@@ -65,25 +68,99 @@ final class Q8_0Kernel extends WeightKernel {
         }
     }
 
+    /**
+     * Per block, products of int8 weights and activations in short lanes, two vectors of them
+     * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into
+     * ints; the block's sum, scaled, joins a float accumulator. Four blocks a round, written out,
+     * with two accumulators: a loop over the four, or a helper method, would cost the JIT's
+     * inlining and unrolling (see {@link Lanes}).
+     */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
         short[] a = qx.q;
         float[] ad = qx.d;
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < n / BLOCK; b++) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int blocks = n / BLOCK;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4) {
             long block = offset + (long) b * BYTES;
-            IntVector sum = IntVector.zero(I);
-            for (int c = 0; c < BLOCK; c += S.length()) {
-                // Adjacent short products summed into one int lane: the low one sign-extended, the high one shifted down.
-                IntVector products = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, b * BLOCK + c))
-                        .reinterpretAsInts();
-                sum = sum.add(products.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(products.lanewise(VectorOperators.ASHR, 16));
+            int at = b * BLOCK;
+            IntVector sum0 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sum0 = sum0.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
             }
-            float scale = Lanes.f16(w, block) * ad[b];
-            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
+            IntVector sum1 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 36 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 32 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 36 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 32 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sum1 = sum1.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sum2 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 70 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 64 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 70 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 64 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sum2 = sum2.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sum3 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 104 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 96 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 104 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 96 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sum3 = sum3.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, block + 0)) * ad[b + 0]), acc0);
+            acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, block + 34)) * ad[b + 1]), acc1);
+            acc0 = ((FloatVector) sum2.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, block + 68)) * ad[b + 2]), acc0);
+            acc1 = ((FloatVector) sum3.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, block + 102)) * ad[b + 3]), acc1);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        for (; b < blocks; b++) {
+            long block = offset + (long) b * BYTES;
+            int at = b * BLOCK;
+            IntVector sum0 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sum0 = sum0.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, block + 0)) * ad[b + 0]), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 }

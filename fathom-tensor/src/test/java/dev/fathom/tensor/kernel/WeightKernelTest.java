@@ -60,7 +60,6 @@ class WeightKernelTest {
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "F8_E4M3"})
     void dotMatchesDequantizedReference(GgmlType type) {
-        WeightKernel kernel = WeightKernel.of(type);
         Random random = new Random(7);
         for (int trial = 0; trial < 20; trial++) {
             int n = 256 * (1 + random.nextInt(8));
@@ -72,33 +71,64 @@ class WeightKernelTest {
             // Extreme values exercise the full range of every quant field.
             x[random.nextInt(n)] = 40f;
             w[random.nextInt(n)] = -7f;
-            MemorySegment data = Arena.ofAuto().allocate(type.bytesFor(n) + 64).asSlice(3, type.bytesFor(n));
-            kernel.quantize(w, 0, data, 0, n);
-            float[] wq = new float[n];
-            kernel.dequantize(data, 0, wq, 0, n);
-
-            ActivationFormat format = kernel.activationFormat();
-            float[] xq = x.clone();
-            QuantizedVector qx = null;
-            if (format.quantized) {
-                qx = new QuantizedVector(format, n);
-                qx.quantize(x, 0, n);
-                for (int i = 0; i < n; i++) {
-                    xq[i] = qx.d[i / format.blockSize] * qx.q[i];
-                }
-            }
-            double expected = 0;
-            double magnitude = 0;
-            for (int i = 0; i < n; i++) {
-                expected += (double) wq[i] * xq[i];
-                magnitude += Math.abs((double) wq[i] * xq[i]);
-            }
-            float actual = kernel.dot(data, 0, x, 0, qx, n);
-            // Q4_1 and Q5_1 take the activations' block sums through an f16, as llama.cpp does.
-            double slack = format == ActivationFormat.Q8_1 ? 2e-3 : 1e-5;
-            assertThat(actual).as("%s trial %d", type, trial).isCloseTo((float) expected,
-                    org.assertj.core.data.Offset.offset((float) (slack * magnitude + 1e-6)));
+            assertDotMatchesReference(type, w, x, "trial " + trial);
         }
+    }
+
+    /**
+     * The largest products the integer kernels add up in one lane: every weight at one end of its
+     * quants' range (a zero in each 32 gives the K-quants' minimum), every activation ±127 and of
+     * one sign. The 16-bit halves of the paired products (see {@code Lanes}) and Q8_0's short
+     * sums are then as full as they get. Types of 32-value blocks get three blocks more than a
+     * multiple of four, for the kernels that take blocks four at a time.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void dotStaysExactAtTheLargestQuantsAndActivations(GgmlType type) {
+        for (float weight : new float[] {1, -1}) {
+            for (float activation : new float[] {1, -1}) {
+                int n = type.blockSize == 32 ? N + 96 : N;
+                float[] w = new float[n];
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) {
+                    w[i] = i % 32 == 5 ? 0 : weight;
+                    x[i] = activation;
+                }
+                assertDotMatchesReference(type, w, x, "weights " + weight + ", activations " + activation);
+            }
+        }
+    }
+
+    /** The kernel's dot product of w and x against the exact product of what their quantizations represent. */
+    private static void assertDotMatchesReference(GgmlType type, float[] w, float[] x, String label) {
+        WeightKernel kernel = WeightKernel.of(type);
+        int n = w.length;
+        MemorySegment data = Arena.ofAuto().allocate(type.bytesFor(n) + 64).asSlice(3, type.bytesFor(n));
+        kernel.quantize(w, 0, data, 0, n);
+        float[] wq = new float[n];
+        kernel.dequantize(data, 0, wq, 0, n);
+
+        ActivationFormat format = kernel.activationFormat();
+        float[] xq = x.clone();
+        QuantizedVector qx = null;
+        if (format.quantized) {
+            qx = new QuantizedVector(format, n);
+            qx.quantize(x, 0, n);
+            for (int i = 0; i < n; i++) {
+                xq[i] = qx.d[i / format.blockSize] * qx.q[i];
+            }
+        }
+        double expected = 0;
+        double magnitude = 0;
+        for (int i = 0; i < n; i++) {
+            expected += (double) wq[i] * xq[i];
+            magnitude += Math.abs((double) wq[i] * xq[i]);
+        }
+        float actual = kernel.dot(data, 0, x, 0, qx, n);
+        // Q4_1 and Q5_1 take the activations' block sums through an f16, as llama.cpp does.
+        double slack = format == ActivationFormat.Q8_1 ? 2e-3 : 1e-5;
+        assertThat(actual).as("%s, %s", type, label).isCloseTo((float) expected,
+                org.assertj.core.data.Offset.offset((float) (slack * magnitude + 1e-6)));
     }
 
     @Test
