@@ -3,6 +3,8 @@ package dev.fathom.cli;
 import dev.fathom.model.Model;
 import dev.fathom.serve.Server;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -39,6 +41,14 @@ final class ServeCommand implements Callable<Integer> {
             + " kept beyond the slots so that a repeated prefix skips its prefill (default: ${DEFAULT-VALUE}; 0: none).")
     int cacheRam = 2048;
 
+    @Option(names = "--cache-disk", paramLabel = "MiB", description = "Disk for the prefix cache's blocks once they leave"
+            + " memory, so that a prefix seen long ago still skips its prefill (default: ${DEFAULT-VALUE}; 0: none).")
+    int cacheDisk = 0;
+
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where --cache-disk keeps its blocks, in a"
+            + " directory of its own removed at exit (default: the system's temporary directory).")
+    Path cacheDir = Path.of(System.getProperty("java.io.tmpdir"));
+
     @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' on every API call.")
     String apiKey;
 
@@ -47,15 +57,20 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (parallel < 1 || queue < 0 || port < 0 || port > 65535 || cacheRam < 0) {
-            throw new Main.UserError("--parallel must be at least 1, --queue and --cache-ram at least 0, --port in [0, 65535]");
+        if (parallel < 1 || queue < 0 || port < 0 || port > 65535 || cacheRam < 0 || cacheDisk < 0) {
+            throw new Main.UserError("--parallel must be at least 1, --queue, --cache-ram and --cache-disk at least 0,"
+                    + " --port in [0, 65535]");
+        }
+        if (cacheDisk > 0 && !(Files.isDirectory(cacheDir) && Files.isWritable(cacheDir))) {
+            throw new Main.UserError("--cache-dir " + cacheDir + " is not a directory this process may write to");
         }
         if (modelOptions.mtp) {
             throw new Main.UserError("--mtp is not supported by serve yet");
         }
         PrintWriter err = spec.commandLine().getErr();
         Server server = Server.start(new Server.Options(host, port, parallel, modelOptions.contextLength,
-                modelOptions.batchSize, queue, modelOptions.cacheType(), apiKey, (long) cacheRam << 20));
+                modelOptions.batchSize, queue, modelOptions.cacheType(), apiKey, (long) cacheRam << 20,
+                cacheDisk > 0 ? cacheDir : null, (long) cacheDisk << 20));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

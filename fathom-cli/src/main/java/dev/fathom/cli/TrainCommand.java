@@ -54,7 +54,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--prompts", paramLabel = "N", description = "GRPO: problems per step (default: ${DEFAULT-VALUE}).")
     int prompts = 8;
 
-    @Option(names = "--variant", paramLabel = "NAME", description = "GRPO's normalisation: grpo, dapo or dr-grpo (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--variant", paramLabel = "NAME", description = "GRPO's variant: grpo, dapo (token-level loss,"
+            + " clip-higher, and dynamic sampling: a group whose replies are all right or all wrong gives way to a fresh"
+            + " problem) or dr-grpo (default: ${DEFAULT-VALUE}).")
     String variant = "grpo";
 
     @Option(names = "--grpo-lr", paramLabel = "X", description = "GRPO: learning rate (default: ${DEFAULT-VALUE}).")

@@ -65,6 +65,9 @@ class BadInputTest {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err().strip().lines().toList().getLast()).isEqualTo("error: " + missing + ": no such file");
         assertOneLineError(fathom("serve", "-m", MODEL.toString(), "--parallel", "0"), "--parallel must be at least 1");
+        Path nowhere = dir.resolve("no-such-dir");
+        assertOneLineError(fathom("serve", "-m", MODEL.toString(), "--cache-disk", "64", "--cache-dir", nowhere.toString()),
+                "--cache-dir " + nowhere + " is not a directory this process may write to");
     }
 
     @Test

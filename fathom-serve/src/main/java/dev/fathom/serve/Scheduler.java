@@ -12,6 +12,7 @@ import dev.fathom.model.generate.Reply;
 import dev.fathom.model.generate.Sampler;
 import dev.fathom.model.generate.TokenLogprobs;
 import dev.fathom.model.tokenizer.Tokenizer;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,9 +153,11 @@ public final class Scheduler implements AutoCloseable {
      * @param batchSize the most tokens in one forward pass
      * @param queueLimit requests that may wait for a slot
      * @param prefixCacheBytes memory for keys and values of earlier prompts beyond the slots (0: none)
+     * @param spillTo where the prefix cache makes its directory for blocks that leave memory (null: none)
+     * @param spillBytes bytes of such blocks kept on disk at most
      */
     public Scheduler(LanguageModel model, Tokenizer tokenizer, KvCache.Type cacheType, int slots, int contextLength,
-            int batchSize, int queueLimit, long prefixCacheBytes) {
+            int batchSize, int queueLimit, long prefixCacheBytes, Path spillTo, long spillBytes) {
         if (batchSize < slots) {
             throw new IllegalArgumentException("a batch of " + batchSize + " tokens cannot carry " + slots + " slots");
         }
@@ -163,7 +166,7 @@ public final class Scheduler implements AutoCloseable {
         this.contextLength = contextLength;
         this.queueLimit = queueLimit;
         this.cache = model.newCache(cacheType, slots, contextLength);
-        this.prefixes = new PrefixCache(cache, prefixCacheBytes);
+        this.prefixes = new PrefixCache(cache, prefixCacheBytes, spillTo, spillBytes);
         this.batch = new Batch(batchSize);
         this.logits = new float[slots * model.vocabularySize()];
         this.rowCopy = new float[model.vocabularySize()];

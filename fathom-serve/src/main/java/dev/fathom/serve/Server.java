@@ -14,6 +14,7 @@ import io.helidon.webserver.http.ServerResponse;
 import java.io.InputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -38,9 +39,11 @@ public final class Server implements AutoCloseable {
      * @param queueLimit requests that may wait for a slot before the server answers 429
      * @param apiKey the bearer token clients must send, or null for none
      * @param prefixCacheBytes memory for the keys and values of earlier prompts beyond the slots
+     * @param prefixCacheDisk where blocks of the prefix cache go when they leave memory (null: nowhere)
+     * @param prefixCacheDiskBytes how many bytes of such blocks to keep there
      */
     public record Options(String host, int port, int slots, int contextLength, int batchSize, int queueLimit,
-            KvCache.Type cacheType, String apiKey, long prefixCacheBytes) {
+            KvCache.Type cacheType, String apiKey, long prefixCacheBytes, Path prefixCacheDisk, long prefixCacheDiskBytes) {
     }
 
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -83,7 +86,8 @@ public final class Server implements AutoCloseable {
         int context = options.contextLength() > 0 ? options.contextLength()
                 : Math.min(4096, model.network().trainedContextLength());
         Scheduler scheduler = new Scheduler(model.network(), model.tokenizer(), options.cacheType(), options.slots(),
-                context, Math.max(options.batchSize(), options.slots()), options.queueLimit(), options.prefixCacheBytes());
+                context, Math.max(options.batchSize(), options.slots()), options.queueLimit(), options.prefixCacheBytes(),
+                options.prefixCacheDisk(), options.prefixCacheDiskBytes());
         engine = new Engine(model, id, scheduler, System.currentTimeMillis() / 1000, new Metrics());
     }
 

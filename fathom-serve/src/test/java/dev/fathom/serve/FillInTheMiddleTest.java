@@ -45,7 +45,7 @@ class FillInTheMiddleTest {
             }
         }
         JsonMapper json = JsonMapper.builder().build();
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 128, 4, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 128, 4, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(file, 2), "deepseek-coder");
             String body = json.writeValueAsString(json.createObjectNode().put("prompt", prefix).put("suffix", suffix)
                     .put("max_tokens", 6).put("temperature", 0));

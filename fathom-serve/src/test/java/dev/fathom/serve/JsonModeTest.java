@@ -41,7 +41,7 @@ class JsonModeTest {
         // DeepSeek-V3.1's template with thinking off: the answer starts at once.
         Path model = ServeTestModels.twoModes(dir);
         HttpClient http = HttpClient.newHttpClient();
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 4, 512, 128, 200, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 4, 512, 128, 200, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(model, 2), "json");
             URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             List<Future<JsonNode>> replies = new ArrayList<>();
@@ -84,7 +84,7 @@ class JsonModeTest {
         Path model = ServeTestModels.twoModes(dir);
         HttpClient http = HttpClient.newHttpClient();
         Schema validator = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(WEATHER);
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 4, 512, 128, 200, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 4, 512, 128, 200, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(model, 2), "json");
             URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             List<Future<JsonNode>> replies = new ArrayList<>();

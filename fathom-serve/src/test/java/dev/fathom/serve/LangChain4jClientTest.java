@@ -25,7 +25,7 @@ class LangChain4jClientTest {
     @Test
     void chatsStreamsAnswersJsonAndReturnsTheReasoning() throws Exception {
         Path model = ServeTestModels.twoModes(dir);
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 8, KvCache.Type.F16, "lc4j", 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 8, KvCache.Type.F16, "lc4j", 64L << 20, null, 0))) {
             server.serve(Model.open(model, 2), "deepseek-chat");
             String base = "http://127.0.0.1:" + server.port() + "/v1";
             Map<String, Object> direct = Map.of("thinking", Map.of("type", "disabled"));

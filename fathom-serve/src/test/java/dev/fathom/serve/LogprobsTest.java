@@ -25,7 +25,7 @@ class LogprobsTest {
     @Test
     void everyAnswerTokenCarriesItsLogprobAndTheLikeliestAlternatives() throws Exception {
         HttpClient http = HttpClient.newHttpClient();
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(ServeTestModels.twoModes(dir), 2), "logprobs");
             URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             String body = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"temperature\": 0, \"max_tokens\": 6,"

@@ -19,7 +19,7 @@ import tools.jackson.databind.json.JsonMapper;
 class OpenAiClientTest {
     @Test
     void theOfficialSdkListsModelsChatsStreamsAndReadsErrors() throws Exception {
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 256, 8, KvCache.Type.F16, "sdk-key", 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 256, 8, KvCache.Type.F16, "sdk-key", 64L << 20, null, 0))) {
             server.serve(Model.open(ServeTestModels.reasoning(), 2), "fathom-test");
             Process node = new ProcessBuilder("node", LlamaCpp.referenceDir().resolve("openai-client.mjs").toString(),
                     "http://127.0.0.1:" + server.port() + "/v1", "sdk-key")

@@ -18,6 +18,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,6 +29,7 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
@@ -48,7 +50,7 @@ class ServerTest {
 
     @BeforeAll
     static void start() {
-        server = Server.start(new Server.Options("127.0.0.1", 0, 4, 1024, 256, 16, KvCache.Type.F16, null, 64L << 20));
+        server = Server.start(new Server.Options("127.0.0.1", 0, 4, 1024, 256, 16, KvCache.Type.F16, null, 64L << 20, null, 0));
         server.serve(Model.open(MODEL, 2), "test-model");
         reference = Model.open(MODEL, 2);
     }
@@ -348,7 +350,7 @@ class ServerTest {
      */
     @Test
     void thePrefixCacheOutlivesTheSlotThatComputedIt() throws Exception {
-        try (Server one = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 128, 4, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server one = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 128, 4, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             one.serve(Model.open(MODEL, 2), "one-slot");
             String system = "You are a careful assistant who answers briefly. ".repeat(20);
             java.util.function.Function<String, String> body = user -> JSON.writeValueAsString(JSON.createObjectNode()
@@ -373,6 +375,58 @@ class ServerTest {
                 assertThat(message.get("reasoning_content").asString() + message.get("content").asString())
                         .isEqualTo(expected.replace("<think>", "").replace("</think>", ""));
             }
+        }
+    }
+
+    /**
+     * With memory for one block only, a conversation's blocks leave memory as soon as another
+     * conversation is served; with a disk budget they come back from disk, and the reply is the
+     * one a fresh session gives. The cache's directory is gone once the server is.
+     */
+    @Test
+    void thePrefixCacheSpillsToDiskAndReadsBlocksBack(@TempDir Path disk) throws Exception {
+        long oneBlock;
+        try (KvCache cache = reference.network().newCache(KvCache.Type.F16, 1, PrefixCache.BLOCK)) {
+            oneBlock = cache.bytesFor(PrefixCache.BLOCK);
+        }
+        String system = "You are a careful assistant who answers briefly. ".repeat(20);
+        java.util.function.Function<String, String> body = user -> JSON.writeValueAsString(JSON.createObjectNode()
+                .put("temperature", 0).put("max_tokens", 6)
+                .set("messages", JSON.createArrayNode()
+                        .add(JSON.createObjectNode().put("role", "system").put("content", system))
+                        .add(JSON.createObjectNode().put("role", "user").put("content", user))));
+        String other = chatBody("Something else entirely, to take the slot. ".repeat(12), false);
+        int systemTokens = reference.tokenizer().encode(system, false, false).length;
+        int[] hits = new int[2];
+        for (int withDisk = 0; withDisk < 2; withDisk++) {
+            try (Server one = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 128, 4, KvCache.Type.F16, null,
+                    oneBlock, withDisk == 1 ? disk : null, 64L << 20))) {
+                one.serve(Model.open(MODEL, 2), "one-slot");
+                post(one, "/v1/chat/completions", body.apply("First question"));
+                post(one, "/v1/chat/completions", other);
+                JsonNode third = JSON.readTree(post(one, "/v1/chat/completions", body.apply("Second question")).body());
+                hits[withDisk] = third.get("usage").get("prompt_cache_hit_tokens").asInt();
+                if (withDisk == 1) {
+                    List<ChatMessage> conversation = List.of(ChatMessage.system(system), ChatMessage.user("Second question"));
+                    int[] prompt = reference.chatTokens(reference.chatTemplate().render(conversation, true));
+                    try (Session session = reference.newSession(1024, 256)) {
+                        String expected = session.generate(prompt, new Generation(SamplerSettings.greedy(), 6, List.of()),
+                                s -> { }, () -> false).text();
+                        JsonNode message = third.get("choices").get(0).get("message");
+                        assertThat(message.get("reasoning_content").asString() + message.get("content").asString())
+                                .isEqualTo(expected.replace("<think>", "").replace("</think>", ""));
+                    }
+                    try (var files = Files.list(disk)) {
+                        assertThat(files.toList()).as("the cache's own directory").hasSize(1);
+                    }
+                }
+            }
+        }
+        assertThat(hits[0]).as("memory alone: the other conversation took the one block").isLessThan(PrefixCache.BLOCK);
+        assertThat(hits[1]).as("the system prompt's whole blocks, back from disk")
+                .isGreaterThanOrEqualTo(systemTokens / PrefixCache.BLOCK * PrefixCache.BLOCK).isPositive();
+        try (var files = Files.list(disk)) {
+            assertThat(files.toList()).as("removed with the server").isEmpty();
         }
     }
 
@@ -438,7 +492,7 @@ class ServerTest {
 
     @Test
     void requestsBeyondTheSlotsAndTheQueueGet429() throws Exception {
-        try (Server small = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 64, 0, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server small = Server.start(new Server.Options("127.0.0.1", 0, 1, 1024, 64, 0, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             small.serve(Model.open(MODEL, 1), "small");
             String longReply = chatBody("Go on and on.", true).replace("\"max_tokens\":" + MAX_TOKENS, "\"max_tokens\":900");
             HttpResponse<InputStream> first = HTTP.send(HttpRequest.newBuilder(uri(small, "/v1/chat/completions"))
@@ -460,7 +514,7 @@ class ServerTest {
 
     @Test
     void anApiKeyIsRequiredWhenSetAndHealthAnswers503UntilTheModelIsServed() throws Exception {
-        try (Server locked = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, "s3cret", 64L << 20))) {
+        try (Server locked = Server.start(new Server.Options("127.0.0.1", 0, 1, 512, 64, 4, KvCache.Type.F16, "s3cret", 64L << 20, null, 0))) {
             HttpResponse<String> loading = HTTP.send(HttpRequest.newBuilder(uri(locked, "/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(loading.statusCode()).isEqualTo(503);

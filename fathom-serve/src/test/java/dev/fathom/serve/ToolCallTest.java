@@ -53,7 +53,7 @@ class ToolCallTest {
 
     private void callAndAnswer(Path model) throws Exception {
         Schema validator = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(WEATHER);
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 4, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 4, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(model, 2), "tools");
             ObjectNode request = request();
             JsonNode whole = post(server, request);
@@ -119,7 +119,7 @@ class ToolCallTest {
                 "get_time", registry.getSchema(time));
         for (Path model : List.of(TestModels.get(Spec.deepSeekV3(GgmlType.Q8_0)), ServeTestModels.twoModes(dir))) {
             try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 1024, 128, 4, KvCache.Type.F16, null,
-                    64L << 20))) {
+                    64L << 20, null, 0))) {
                 server.serve(Model.open(model, 2), "tools");
                 ObjectNode request = request().put("temperature", 1).put("seed", 5).put("n", 6).put("max_tokens", 160);
                 ObjectNode function = ((ArrayNode) request.get("tools")).addObject().put("type", "function")

@@ -29,7 +29,7 @@ class WebChatTest {
         Path model = ServeTestModels.twoModes(dir);
         Path screenshot = Path.of("target/webchat.png").toAbsolutePath();
         Files.createDirectories(screenshot.getParent());
-        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 384, 64, 4, KvCache.Type.F16, null, 64L << 20))) {
+        try (Server server = Server.start(new Server.Options("127.0.0.1", 0, 2, 384, 64, 4, KvCache.Type.F16, null, 64L << 20, null, 0))) {
             server.serve(Model.open(model, 2), "fathom-web");
             Process node = new ProcessBuilder("node", LlamaCpp.referenceDir().resolve("webchat.mjs").toString(),
                     "http://127.0.0.1:" + server.port() + "/", screenshot.toString())
