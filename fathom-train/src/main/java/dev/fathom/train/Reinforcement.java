@@ -33,7 +33,7 @@ import java.util.function.Function;
  */
 public final class Reinforcement {
     /**
-     * @param prompts problems per step
+     * @param prompts problems per step (with DAPO: problems whose group has both right and wrong replies)
      * @param group replies sampled per problem
      * @param maxTokens the longest reply
      * @param beta the KL penalty's weight (0: none, as DAPO)
@@ -49,6 +49,8 @@ public final class Reinforcement {
 
     /** Rows per forward and backward pass of an update. */
     private static final int CHUNK = 16;
+    /** With DAPO's dynamic sampling, the most problems drawn per step, in multiples of the problems a step keeps. */
+    private static final int MOST_DRAWS = 4;
 
     private Reinforcement() {
     }
@@ -71,12 +73,17 @@ public final class Reinforcement {
             GgufExport.write(policy, vocabulary, Pipeline.BOS, Pipeline.EOS, template, "policy", GgmlType.F32, Map.of(), sampler);
             List<int[]> prompts = new ArrayList<>();
             List<int[]> replies = new ArrayList<>();
-            double[] reward = new double[s.prompts() * s.group()];
+            List<Double> kept = new ArrayList<>();
+            double rewardSum = 0;
+            int sampled = 0;
             int correct = 0;
             try (Model model = Model.open(sampler, threads); Session session = model.newSession(512, 512)) {
-                for (int p = 0; p < s.prompts(); p++) {
+                for (int drawn = 0; prompts.size() < s.prompts() * s.group() && drawn < s.prompts() * MOST_DRAWS; drawn++) {
                     Problem problem = problems.apply(random);
                     int[] prompt = curriculum.prompt(problem);
+                    int[][] group = new int[s.group()][];
+                    double[] groupReward = new double[s.group()];
+                    int groupCorrect = 0;
                     for (int g = 0; g < s.group(); g++) {
                         SamplerSettings sampling = new SamplerSettings(s.temperature(), 0, 1f, 0f, 1f, -1, 0f, 0f,
                                 random.nextLong());
@@ -88,19 +95,33 @@ public final class Reinforcement {
                             reply[reply.length - 1] = model.tokenizer().eos();
                         }
                         String text = "<think>\n" + result.text();
-                        int i = p * s.group() + g;
-                        reward[i] = Rewards.reward(problem, text);
-                        correct += Rewards.correct(problem, text) ? 1 : 0;
+                        group[g] = reply;
+                        groupReward[g] = Rewards.reward(problem, text);
+                        groupCorrect += Rewards.correct(problem, text) ? 1 : 0;
+                    }
+                    sampled += s.group();
+                    correct += groupCorrect;
+                    rewardSum += Arrays.stream(groupReward).sum();
+                    // DAPO's dynamic sampling: a group all right or all wrong has no advantage to learn from;
+                    // draw another problem in its place (up to a bound, so that a step's time stays bounded).
+                    if (s.variant() == Grpo.Variant.DAPO && (groupCorrect == 0 || groupCorrect == s.group())) {
+                        continue;
+                    }
+                    for (int g = 0; g < s.group(); g++) {
                         prompts.add(prompt);
-                        replies.add(reply);
+                        replies.add(group[g]);
+                        kept.add(groupReward[g]);
                     }
                 }
             }
-            update(policy, reference, adam, prompts, replies, reward, s, vocabulary.id(Pipeline.EOS));
-            double mean = Arrays.stream(reward).average().orElse(0);
+            double[] reward = kept.stream().mapToDouble(Double::doubleValue).toArray();
+            if (!prompts.isEmpty()) {
+                update(policy, reference, adam, prompts, replies, reward, s, vocabulary.id(Pipeline.EOS));
+            }
+            double mean = rewardSum / sampled;
             rewards.add(mean);
             double perStep = (System.nanoTime() - started) / 1e9 / (step - first + 1);
-            progress.step(step + 1, s.steps(), mean, (double) correct / reward.length, perStep * (s.steps() - step - 1));
+            progress.step(step + 1, s.steps(), mean, (double) correct / sampled, perStep * (s.steps() - step - 1));
             if ((step + 1) % 10 == 0 || step + 1 == s.steps()) {
                 Trainer.save(checkpoint, "grpo", step + 1, policy, adam, rewards);
             }

@@ -123,10 +123,38 @@ class TrainerTest {
         double after = meanReward(improved, problems);
         System.out.printf("GRPO on 4 problems, %d steps: mean reward %.3f -> %.3f (per step %s)%n", GRPO_STEPS, before,
                 after, rewards);
-        assertThat(after).isGreaterThan(before + 0.15);
+        // Measured 0.023 -> 0.251, 0.164 and 0.227 with 512-, 256- and 128-bit vectors: the float
+        // rounding of the engine's sums differs with the width, and sampling follows it.
+        assertThat(after).isGreaterThan(before + 0.1);
     }
 
     static final int GRPO_STEPS = 20;
+
+    @Test
+    void dapoDrawsAnotherProblemInPlaceOfAGroupWithNothingToLearn() throws Exception {
+        BpeTrainer.Vocabulary vocabulary = Pipeline.vocabulary(SMALL.vocabulary(), 3);
+        ModelConfig config = SMALL.withVocabulary(vocabulary.tokens().length);
+        Curriculum curriculum = new Curriculum(vocabulary.tokenizer(Pipeline.BOS, Pipeline.EOS),
+                new DeepSeekR1Template(Pipeline.BOS, true), Pipeline.BOS, 3);
+        Problem problem = new Problem(Family.ADDITION, 3, 5, "What is 3 + 5?");
+        java.util.Map<Grpo.Variant, Integer> drawn = new java.util.EnumMap<>(Grpo.Variant.class);
+        List<Double> accuracy = new ArrayList<>();
+        for (Grpo.Variant variant : List.of(Grpo.Variant.GRPO, Grpo.Variant.DAPO)) {
+            try (Parallel parallel = new Parallel(2)) {
+                // Untrained: every reply is wrong, so every group's replies are rewarded alike.
+                MiniDeepSeek policy = new MiniDeepSeek(config, Parameters.of(config), parallel);
+                var settings = new Reinforcement.Settings(1, 2, 3, 8, 1e-3, 0, variant, Grpo.Clip.DAPO, 1f);
+                Reinforcement.run(policy, null, curriculum, random -> {
+                    drawn.merge(variant, 1, Integer::sum);
+                    return problem;
+                }, vocabulary, Pipeline.r1Template(), settings, Files.createDirectories(dir.resolve(variant.name())), 3, 2,
+                        (step, steps, reward, right, secondsLeft) -> accuracy.add(right));
+            }
+        }
+        assertThat(accuracy).containsOnly(0.0);
+        assertThat(drawn.get(Grpo.Variant.GRPO)).as("GRPO keeps the problems it draws").isEqualTo(2);
+        assertThat(drawn.get(Grpo.Variant.DAPO)).as("DAPO draws again, up to four times the problems it keeps").isEqualTo(8);
+    }
 
     /** The mean reward of replies sampled at temperature 1, 32 for each problem, with the engine on {@code model}. */
     private static double meanReward(Path model, List<Problem> problems) {
