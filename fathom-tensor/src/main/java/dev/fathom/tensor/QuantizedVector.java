@@ -30,8 +30,8 @@ public final class QuantizedVector {
     /** For Q8_K, the integer sum of each group of 32 (what Q4_K's and Q5_K's minimums multiply). */
     public final int[] sums32;
     /**
-     * For Q8_K, the values again, two to an int, in the order the K-quant kernels' paired
-     * products read them (see {@code Lanes}): for the run of 32 values y from 32s, int 16s + k
+     * The values again, two to an int, in the order the paired products of the 4- to 6-bit
+     * kernels read them (see {@code Lanes}): for the run of 32 values y from 32s, int 16s + k
      * holds y[4k]·2¹⁶ + y[4k+2] and int 16s + 8 + k holds y[4k+1]·2¹⁶ + y[4k+3], for k < 8.
      */
     public final int[] pairs;
@@ -49,7 +49,7 @@ public final class QuantizedVector {
         this.sums = k ? null : new float[blocks];
         this.sums16 = k ? new int[blocks * 16] : null;
         this.sums32 = k ? new int[blocks * 8] : null;
-        this.pairs = k ? new int[blocks * 128] : null;
+        this.pairs = new int[blocks * format.blockSize / 2];
     }
 
     /** Number of valid elements. */
@@ -115,6 +115,7 @@ public final class QuantizedVector {
             d[b] = Float.float16ToFloat(Float.floatToFloat16(scale));
             sums[b] = withScaledSum ? Float.float16ToFloat(Float.floatToFloat16(scale * total)) : total;
         }
+        pair(n);
     }
 
     private void quantize256(float[] x, int offset, int n) {

@@ -2,11 +2,9 @@ package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I;
-import static dev.fathom.tensor.kernel.Lanes.S16;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /** The lane masks that spread the packed fifth bits of Q5_0 and Q5_1 blocks over vector lanes. */
@@ -14,17 +12,16 @@ final class FifthBits {
     private FifthBits() {
     }
 
-    /** Lane i holds 1 << i, in shorts. */
-    static final ShortVector LANE_BITS;
+    /**
+     * Lane k holds 4k: shifting a block's 32 fifth bits right by it puts those of values 4k to
+     * 4k + 3 in bits 0-3 of lane k and those of values 16 + 4k on in bits 16-19, the values whose
+     * nibbles that lane of the paired products holds (see {@link Lanes}).
+     */
+    static final IntVector NIBBLE_SHIFTS = IntVector.fromArray(Lanes.P4, new int[] {0, 4, 8, 12}, 0);
     /** Lane i holds 1 << i, in ints. */
     private static final IntVector INT_LANE_BITS;
 
     static {
-        short[] bits = new short[S16.length()];
-        for (int i = 0; i < bits.length; i++) {
-            bits[i] = (short) (1 << i);
-        }
-        LANE_BITS = ShortVector.fromArray(S16, bits, 0);
         int[] ints = new int[I.length()];
         for (int i = 0; i < ints.length; i++) {
             ints[i] = 1 << i;

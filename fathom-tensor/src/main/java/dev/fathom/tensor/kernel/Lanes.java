@@ -41,9 +41,11 @@ import jdk.incubator.vector.VectorSpecies;
  * yields the exact sum of the pairs' dot products. The weights' bytes land in such lanes
  * without widening: an int lane loaded from bytes b₀..b₃ gives bytes 0 and 2 (the "even" pair)
  * under the mask {@code 0x000F000F}, bytes 1 and 3 (the "odd" pair) once shifted right by 8,
- * and the high nibbles four bits further on. These kernels use at most 256-bit vectors
+ * and the high nibbles four bits further on. The K-quant kernels use at most 256-bit vectors
  * ({@link #P}): one int lane per 4 bytes of a 32-byte run of quants, which is how the K-quants
- * lay out their values, and what the activation pairs are ordered for.
+ * lay out their values, and what the activation pairs are ordered for; the 32-value formats
+ * keep a block's 16 bytes of nibbles (the low ones values 0-15, the high ones 16-31) in four
+ * lanes ({@link #P4}), which reads the same pairs.
  */
 final class Lanes {
     private Lanes() {
@@ -60,11 +62,6 @@ final class Lanes {
     /** Shorts that widen into a full vector of ints. */
     static final VectorSpecies<Short> S_FOR_I = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
 
-    /** Up to 16 short lanes: the half-block of the 32-element formats whose nibbles come in halves of 16. */
-    static final VectorSpecies<Short> S16 = S.length() > 16
-            ? VectorSpecies.of(short.class, VectorShape.forBitSize(256)) : S;
-    static final VectorSpecies<Byte> B_FOR_S16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
-
     /**
      * Bytes that widen into a full vector of floats or ints (one per lane), by part 0 of the
      * conversion. No byte vector is narrower than 64 bits, so on 128-bit machines this one holds
@@ -80,6 +77,13 @@ final class Lanes {
     static final VectorSpecies<Float> PF = P.withLanes(float.class);
     /** Whether {@link #P} has a lane for each of a K-quant super-block's eight sub-blocks. */
     static final boolean P8 = P.length() == 8;
+    /**
+     * Ints for the paired products of the 32-value formats (Q4_0, Q4_1, Q5_0, Q5_1), whose 16
+     * bytes of nibbles fill four lanes: 128 bits on every machine.
+     */
+    static final VectorSpecies<Integer> P4 = IntVector.SPECIES_128;
+    /** Floats as wide as {@link #P4}. */
+    static final VectorSpecies<Float> PF4 = FloatVector.SPECIES_128;
     /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     /** Two ints: the way eight bytes computed in scalar code enter a vector. */
@@ -93,7 +97,7 @@ final class Lanes {
     static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
 
     static {
-        if (32 % S.length() != 0 || 16 % S16.length() != 0) {
+        if (32 % S.length() != 0) {
             throw new ExceptionInInitializerError("unsupported vector width: " + BITS + " bits");
         }
     }

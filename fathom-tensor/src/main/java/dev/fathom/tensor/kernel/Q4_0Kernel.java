@@ -1,11 +1,10 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
-import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.S16;
+import static dev.fathom.tensor.kernel.Lanes.P4;
+import static dev.fathom.tensor.kernel.Lanes.PF4;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -15,7 +14,6 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -75,29 +73,25 @@ final class Q4_0Kernel extends WeightKernel {
         }
     }
 
+    /**
+     * Paired products (see {@link Lanes}): the block's nibbles in four int lanes give four vectors of quant pairs, whose products (at most 15 · 127 each, four to a lane) add up inside the halves. The quants are kept unsigned and the −8 applied as −8 · Σ y.
+     */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
-        FloatVector acc = FloatVector.zero(F);
+        int[] pairs = qx.pairs;
+        FloatVector acc = FloatVector.zero(PF4);
         float offsets = 0;
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
-            int ab = b * BLOCK;
-            IntVector sum = IntVector.zero(I);
-            for (int c = 0; c < 16; c += S16.length()) {
-                ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S16, w, block + 2 + c, LE)
-                        .convertShape(VectorOperators.B2S, S16, 0);
-                ShortVector lo = raw.and((short) 0xF);
-                ShortVector hi = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector products = lo.mul(ShortVector.fromArray(S16, a, ab + c))
-                        .add(hi.mul(ShortVector.fromArray(S16, a, ab + 16 + c)));
-                sum = sum.add(products.convertShape(VectorOperators.S2I, I, 0));
-                if (S16.length() > I.length()) {
-                    sum = sum.add(products.convertShape(VectorOperators.S2I, I, 1));
-                }
-            }
-            float scale = Lanes.f16(w, block) * qx.d[b];
-            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
+            IntVector v = IntVector.fromMemorySegment(P4, w, block + 2, LE);
+            int at = 16 * b;
+            IntVector sum = v.and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 8)))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 4)))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 12)));
+            float scale = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
+            acc = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, PF4, 0))
+                    .fma(FloatVector.broadcast(PF4, scale), acc);
             offsets += scale * qx.sums[b];
         }
         return acc.reduceLanes(VectorOperators.ADD) - 8 * offsets;

@@ -1,11 +1,11 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.B_FOR_S16;
-import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.I;
+import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.INT;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.S16;
+import static dev.fathom.tensor.kernel.Lanes.P4;
+import static dev.fathom.tensor.kernel.Lanes.PF4;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -15,7 +15,6 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -82,33 +81,34 @@ final class Q5_1Kernel extends WeightKernel {
         }
     }
 
+    /**
+     * Paired products (see {@link Lanes}): the block's nibbles in four int lanes give four vectors of quant pairs, whose products (at most 31 · 127 each, four to a lane) add up inside the halves. The minimum adds m · d_y · Σ y.
+     */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        short[] a = qx.q;
-        FloatVector acc = FloatVector.zero(F);
+        int[] pairs = qx.pairs;
+        FloatVector acc = FloatVector.zero(PF4);
         float offsets = 0;
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
-            int high = w.get(ValueLayout.JAVA_INT_UNALIGNED, block + 4);
-            int ab = b * BLOCK;
-            IntVector sum = IntVector.zero(I);
-            for (int c = 0; c < 16; c += S16.length()) {
-                ShortVector raw = (ShortVector) ByteVector.fromMemorySegment(B_FOR_S16, w, block + 8 + c, LE)
-                        .convertShape(VectorOperators.B2S, S16, 0);
-                ShortVector lo = raw.and((short) 0xF).or(ShortVector.zero(S16).blend((short) 16,
-                        ShortVector.broadcast(S16, (short) (high >>> c)).and(FifthBits.LANE_BITS).compare(VectorOperators.NE, 0)));
-                ShortVector hi = raw.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(ShortVector.zero(S16).blend((short) 16,
-                        ShortVector.broadcast(S16, (short) (high >>> (16 + c))).and(FifthBits.LANE_BITS).compare(VectorOperators.NE, 0)));
-                ShortVector products = lo.mul(ShortVector.fromArray(S16, a, ab + c))
-                        .add(hi.mul(ShortVector.fromArray(S16, a, ab + 16 + c)));
-                sum = sum.add(products.convertShape(VectorOperators.S2I, I, 0));
-                if (S16.length() > I.length()) {
-                    sum = sum.add(products.convertShape(VectorOperators.S2I, I, 1));
-                }
-            }
-            float scale = Lanes.f16(w, block) * qx.d[b];
-            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
-            offsets += Lanes.f16(w, block + 2) * qx.sums[b];
+            IntVector v = IntVector.fromMemorySegment(P4, w, block + 8, LE);
+            int at = 16 * b;
+            // Lane k: the fifth bits of values 4k to 4k + 3 in bits 0-3, of values 16 + 4k on in bits 16-19;
+            // a multiply then moves a pair's two bits to bit 4 of each half (the stray copies masked off).
+            IntVector bits = IntVector.broadcast(P4, w.get(INT, block + 4)).lanewise(VectorOperators.LSHR, FifthBits.NIBBLE_SHIFTS);
+            IntVector bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
+            IntVector sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010))
+                    .mul(IntVector.fromArray(P4, pairs, at))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bits.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(IntVector.fromArray(P4, pairs, at + 8)))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsHigh.and(5).mul(0x40010).and(0x00100010))
+                            .mul(IntVector.fromArray(P4, pairs, at + 4)))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsHigh.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(IntVector.fromArray(P4, pairs, at + 12)));
+            float scale = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
+            acc = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, PF4, 0))
+                    .fma(FloatVector.broadcast(PF4, scale), acc);
+            offsets += Float.float16ToFloat(w.get(F16, block + 2)) * qx.sums[b];
         }
         return acc.reduceLanes(VectorOperators.ADD) + offsets;
     }
