@@ -28,26 +28,13 @@ public final class MatMul {
      */
     static final long MIN_SHARE_BYTES = 64 << 10;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /**
-     * Rows per register tile: 4 where the vector unit has 32 registers (AVX-512, Arm), else 3
-     * (AVX2 and SSE have 16). The property {@code fathom.tileRows} overrides it, so that the tests
-     * run both tiles on any machine.
-     */
-    private static final int TILE_ROWS = tileRows();
-    private static final boolean REGISTERS_32 = TILE_ROWS == 4;
+    /** Rows per register tile: 4 × 4 tokens with 32 vector registers, 3 × 4 with 16 (see {@link VectorRegisters}). */
+    private static final boolean REGISTERS_32 = VectorRegisters.COUNT == 32;
+    private static final int TILE_ROWS = REGISTERS_32 ? 4 : 3;
     private static final int PANEL_ROWS = 4 * TILE_ROWS;
 
     private final Parallel parallel;
     private final float[][] panels;
-
-    private static int tileRows() {
-        boolean registers32 = F.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch"));
-        int rows = Integer.getInteger("fathom.tileRows", registers32 ? 4 : 3);
-        if (rows != 3 && rows != 4) {
-            throw new ExceptionInInitializerError("fathom.tileRows must be 3 or 4, not " + rows);
-        }
-        return rows;
-    }
 
     public MatMul(Parallel parallel) {
         this.parallel = parallel;

@@ -1,6 +1,7 @@
 package dev.fathom.train.model;
 
 import dev.fathom.tensor.Parallel;
+import dev.fathom.tensor.VectorRegisters;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -17,9 +18,14 @@ final class Layers {
     private Layers() {
     }
 
+    /** Outputs per register tile: 4 with 32 vector registers, 3 with 16 (sixteen accumulators would spill). */
+    private static final int TILE_OUTPUTS = VectorRegisters.COUNT == 32 ? 4 : 3;
+
     /**
      * {@code out[t][o] = Σ_i x[t][i] · W[o][i]} for n tokens; W is {@code outs × ins} at {@code w[wAt]}.
-     * In tiles of 4 tokens × 4 outputs: each loaded vector of x serves four rows of W and each of W four tokens.
+     * In tiles of 4 tokens × 4 outputs (× 3 on CPUs with 16 vector registers): each loaded vector
+     * of x serves several rows of W and each of W four tokens. Every output is summed in the same
+     * order whatever the tile, so the tiling never changes a result.
      */
     static void matmul(Parallel parallel, double[] out, double[] x, int n, int ins, double[] w, int wAt, int outs) {
         int blocks = Math.ceilDiv(n, 4);
@@ -28,8 +34,12 @@ final class Layers {
                 int t = block * 4;
                 int o = 0;
                 if (t + 4 <= n) {
-                    for (; o + 4 <= outs; o += 4) {
-                        dots4x4(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                    for (; o + TILE_OUTPUTS <= outs; o += TILE_OUTPUTS) {
+                        if (TILE_OUTPUTS == 4) {
+                            dots4x4(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                        } else {
+                            dots4x3(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                        }
                     }
                 }
                 for (int u = t; u < Math.min(n, t + 4); u++) {
@@ -94,6 +104,56 @@ final class Layers {
         for (; c < k; c++) { // columns past the last whole vector
             for (int i = 0; i < 4; i++) {
                 for (int j = 0; j < 4; j++) {
+                    out[o + i * stride + j] += x[a + i * k + c] * w[b + j * k + c];
+                }
+            }
+        }
+    }
+
+    /** As {@link #dots4x4}, against three rows of W: twelve accumulators, which 16 registers hold with the operands. */
+    private static void dots4x3(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride) {
+        DoubleVector s00 = DoubleVector.zero(D), s01 = DoubleVector.zero(D), s02 = DoubleVector.zero(D);
+        DoubleVector s10 = DoubleVector.zero(D), s11 = DoubleVector.zero(D), s12 = DoubleVector.zero(D);
+        DoubleVector s20 = DoubleVector.zero(D), s21 = DoubleVector.zero(D), s22 = DoubleVector.zero(D);
+        DoubleVector s30 = DoubleVector.zero(D), s31 = DoubleVector.zero(D), s32 = DoubleVector.zero(D);
+        int step = D.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            DoubleVector w0 = DoubleVector.fromArray(D, w, b + c);
+            DoubleVector w1 = DoubleVector.fromArray(D, w, b + k + c);
+            DoubleVector w2 = DoubleVector.fromArray(D, w, b + 2 * k + c);
+            DoubleVector x0 = DoubleVector.fromArray(D, x, a + c);
+            s00 = x0.fma(w0, s00);
+            s01 = x0.fma(w1, s01);
+            s02 = x0.fma(w2, s02);
+            DoubleVector x1 = DoubleVector.fromArray(D, x, a + k + c);
+            s10 = x1.fma(w0, s10);
+            s11 = x1.fma(w1, s11);
+            s12 = x1.fma(w2, s12);
+            DoubleVector x2 = DoubleVector.fromArray(D, x, a + 2 * k + c);
+            s20 = x2.fma(w0, s20);
+            s21 = x2.fma(w1, s21);
+            s22 = x2.fma(w2, s22);
+            DoubleVector x3 = DoubleVector.fromArray(D, x, a + 3 * k + c);
+            s30 = x3.fma(w0, s30);
+            s31 = x3.fma(w1, s31);
+            s32 = x3.fma(w2, s32);
+        }
+        out[o] = s00.reduceLanes(VectorOperators.ADD);
+        out[o + 1] = s01.reduceLanes(VectorOperators.ADD);
+        out[o + 2] = s02.reduceLanes(VectorOperators.ADD);
+        out[o + stride] = s10.reduceLanes(VectorOperators.ADD);
+        out[o + stride + 1] = s11.reduceLanes(VectorOperators.ADD);
+        out[o + stride + 2] = s12.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride] = s20.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride + 1] = s21.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride + 2] = s22.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride] = s30.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride + 1] = s31.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride + 2] = s32.reduceLanes(VectorOperators.ADD);
+        for (; c < k; c++) { // columns past the last whole vector
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 3; j++) {
                     out[o + i * stride + j] += x[a + i * k + c] * w[b + j * k + c];
                 }
             }

@@ -63,7 +63,7 @@ class LayersTest {
 
     @Test
     void matmul() {
-        int n = 6, ins = 21, outs = 9; // whole tiles of 4 and what is left over, vectors and a tail
+        int n = 6, ins = 21, outs = 10; // whole tiles (of 4 × 4 or 4 × 3) and what is left over, vectors and a tail
         double[] x = randoms(n * ins);
         double[] w = randoms(2 + outs * ins); // at an offset, as in the parameter buffer
         double[] r = randoms(n * outs);
