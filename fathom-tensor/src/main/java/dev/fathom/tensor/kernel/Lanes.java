@@ -27,13 +27,13 @@ import jdk.incubator.vector.VectorSpecies;
  * kernels read f16 scales with {@code Float.float16ToFloat(segment.get(F16, offset))} rather
  * than {@link #f16}: in a large kernel even that small method is left as a call.
  *
- * <h2>Paired products (the K-quants)</h2>
+ * <h2>Paired products (the 4- to 6-bit formats)</h2>
  * The Vector API has no instruction that multiplies and adds neighbouring lanes (x86's
  * {@code vpmaddwd}, Arm's {@code sdot}), and widening short products pairwise to ints costs more
- * than the products. The K-quant kernels make one 32-bit multiply do two products and their sum
- * instead. A weight lane holds two unsigned quants 16 bits apart, w = q₀ + q₁·2¹⁶, and the
- * matching activation lane holds the two activations the other way round, a = y₁ + y₀·2¹⁶
- * ({@code QuantizedVector.pairs}). Modulo 2³²,
+ * than the products. The kernels of the 4- to 6-bit formats make one 32-bit multiply do two
+ * products and their sum instead. A weight lane holds two unsigned quants 16 bits apart,
+ * w = q₀ + q₁·2¹⁶, and the matching activation lane holds the two activations the other way
+ * round, a = y₁ + y₀·2¹⁶ ({@code QuantizedVector.pairs}). Modulo 2³²,
  * <pre>  w · a = q₀y₁ + (q₀y₀ + q₁y₁)·2¹⁶,</pre>
  * so the top half holds the pair's dot product, and the bottom half a cross term that stays
  * below 2¹⁵ in magnitude. Several such products add up in one lane as long as the top half
