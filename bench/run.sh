@@ -52,7 +52,7 @@ export JAVA_HOME="$jdk" MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-acc
 ./fathom build
 for mix in $mixes; do
   if [ ! -f "$work/$name-$mix.gguf" ]; then
-    mvn -q -B -pl fathom-model test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
+    mvn -q -B -pl fathom-model -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
       -Dmdep.includeScope=test >&2
     "$jdk/bin/java" --add-modules=jdk.incubator.vector -Xmx8g \
       -cp "fathom-model/target/test-classes:fathom-model/target/classes:fathom-tensor/target/classes:$(cat fathom-model/target/bench.classpath)" \

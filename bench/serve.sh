@@ -38,7 +38,7 @@ fi
 
 model="$work/r1-distill-qwen-1.5b-shape-q8_0.gguf"
 if [ ! -f "$model" ]; then
-  mvn -q -B -pl fathom-model test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
+  mvn -q -B -pl fathom-model -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
     -Dmdep.includeScope=test >&2
   "$jdk/bin/java" --add-modules=jdk.incubator.vector -Xmx8g \
     -cp "fathom-model/target/test-classes:fathom-model/target/classes:fathom-tensor/target/classes:$(cat fathom-model/target/bench.classpath)" \

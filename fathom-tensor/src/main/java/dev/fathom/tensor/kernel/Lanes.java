@@ -25,7 +25,10 @@ import jdk.incubator.vector.VectorSpecies;
  * Likewise every species is one of the constants here, never taken from a vector: the JIT only
  * turns an operation into instructions when it can see the species. For the same reason the
  * kernels read f16 scales with {@code Float.float16ToFloat(segment.get(F16, offset))} rather
- * than {@link #f16}: in a large kernel even that small method is left as a call.
+ * than {@link #f16}: in a large kernel even that small method is left as a call. In the largest
+ * ones (Q4_K, Q5_K) C2 at times left {@code segment.get} itself as a chain of calls down to the
+ * segment's bounds check, which made decoding 4 to 13 times slower in some runs and not in
+ * others; they read their block header with one vector load and take its lanes.
  *
  * <h2>Paired products (the 4- to 6-bit formats)</h2>
  * The Vector API has no instruction that multiplies and adds neighbouring lanes (x86's

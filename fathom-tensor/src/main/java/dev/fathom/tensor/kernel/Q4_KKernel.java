@@ -1,11 +1,9 @@
 package dev.fathom.tensor.kernel;
 
-import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I2;
-import static dev.fathom.tensor.kernel.Lanes.INT;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.LONG;
+import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.PF;
 
@@ -95,10 +93,13 @@ final class Q4_KKernel extends WeightKernel {
         FloatVector minAcc = FloatVector.zero(PF);
         for (int b = 0; b < n / BLOCK; b++) {
             long block = offset + (long) b * BYTES;
-            float d = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
-            float dmin = Float.float16ToFloat(w.get(F16, block + 2)) * qx.d[b];
-            long low = w.get(LONG, block + 4);
-            int high = w.get(INT, block + 12);
+            // The header in one vector load: d and dmin, then the 12 bytes of scales and minimums.
+            IntVector head = IntVector.fromMemorySegment(P4, w, block, LE);
+            int dAndMin = head.lane(0);
+            float d = Float.float16ToFloat((short) dAndMin) * qx.d[b];
+            float dmin = Float.float16ToFloat((short) (dAndMin >>> 16)) * qx.d[b];
+            long low = head.lane(1) & 0xFFFFFFFFL | (long) head.lane(2) << 32;
+            int high = head.lane(3);
             long codes = KScales.scales(low, high); // the eight 6-bit scales, one byte each
             long minCodes = KScales.mins(low, high);
             ByteVector minBytes = IntVector.zero(I2).withLane(0, (int) minCodes).withLane(1, (int) (minCodes >>> 32))
