@@ -86,6 +86,25 @@ class ShippedModelTest {
         }
     }
 
+    /**
+     * Questions as people type them, the issue's own among them: without the final mark, in
+     * lower case, with no spaces around the sign. The model that shipped before read "Compute
+     * 23 × 47", without its full stop, as 23 × 4.
+     */
+    @Test
+    void itAnswersQuestionsAsPeopleTypeThem() {
+        List<Problem> asked = List.of(new Problem(Family.MULTIPLICATION_2X2, 23, 47, "Compute 23 × 47"),
+                new Problem(Family.ADDITION, 348, 275, "what is 348+275"),
+                new Problem(Family.SUBTRACTION, 623, 275, "Subtract 275 from 623"),
+                new Problem(Family.MULTIPLICATION_2X1, 86, 7, "86 x 7"));
+        try (Model model = Model.open(SHIPPED, 2); Session session = model.newSession(512, 512)) {
+            for (Problem p : asked) {
+                String reply = Evaluation.reply(model, model.chatTemplate(), session, p, 300);
+                assertThat(Rewards.correct(p, reply)).as("%s%n%s", p.question(), reply).isTrue();
+            }
+        }
+    }
+
     /** The least share of 2-digit additions right: the README says 100% of 50; room for two of these 20. */
     static final double ACCURACY_FLOOR = 0.9;
 }

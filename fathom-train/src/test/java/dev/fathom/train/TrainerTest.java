@@ -123,12 +123,13 @@ class TrainerTest {
         double after = meanReward(improved, problems);
         System.out.printf("GRPO on 4 problems, %d steps: mean reward %.3f -> %.3f (per step %s)%n", GRPO_STEPS, before,
                 after, rewards);
-        // Measured 0.023 -> 0.251, 0.164 and 0.227 with 512-, 256- and 128-bit vectors: the float
-        // rounding of the engine's sums differs with the width, and sampling follows it.
-        assertThat(after).isGreaterThan(before + 0.1);
+        // Measured 0.080 -> 0.563 with 512- and 256-bit vectors, 0.720 with 128-bit ones: the
+        // float rounding of the engine's sums differs with the width, and sampling follows it.
+        // (At 20 steps the gain was 0.03 to 0.23, too close to the noise of 32 samples per problem.)
+        assertThat(after).isGreaterThan(before + 0.2);
     }
 
-    static final int GRPO_STEPS = 20;
+    static final int GRPO_STEPS = 40;
 
     @Test
     void dapoDrawsAnotherProblemInPlaceOfAGroupWithNothingToLearn() throws Exception {

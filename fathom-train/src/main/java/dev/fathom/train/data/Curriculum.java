@@ -35,15 +35,16 @@ public final class Curriculum {
     }
 
     /**
-     * A problem in the training mix: additions and subtractions of 1 to 4 digits (mostly 2 and
-     * 3), and both multiplication families.
+     * A problem in the training mix: additions and subtractions of 1 to 4 digits (mostly 3 and 4,
+     * the longest columns being the hardest to keep in line), and both multiplication families
+     * (2×1 products, the easiest, least).
      */
     public static Problem draw(SplittableRandom random) {
         int pick = random.nextInt(100);
-        Family family = pick < 35 ? Family.ADDITION : pick < 70 ? Family.SUBTRACTION
-                : pick < 85 ? Family.MULTIPLICATION_2X1 : Family.MULTIPLICATION_2X2;
-        int d = random.nextInt(10);
-        int digits = d < 1 ? 1 : d < 4 ? 2 : d < 8 ? 3 : 4;
+        Family family = pick < 38 ? Family.ADDITION : pick < 76 ? Family.SUBTRACTION
+                : pick < 84 ? Family.MULTIPLICATION_2X1 : Family.MULTIPLICATION_2X2;
+        int d = random.nextInt(20);
+        int digits = d < 2 ? 1 : d < 6 ? 2 : d < 13 ? 3 : 4;
         return Tasks.training(family, digits, random);
     }
 

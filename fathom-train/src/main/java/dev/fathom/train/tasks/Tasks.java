@@ -4,6 +4,7 @@ import dev.fathom.train.tasks.Problem.Family;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.regex.Pattern;
 
 /**
  * Problems of every family, phrased as a user would ask them, drawn from a seed. One problem in
@@ -14,14 +15,16 @@ import java.util.SplittableRandom;
 public final class Tasks {
     static final int HELD_OUT_ONE_IN = 10;
 
-    private static final String[] ADD = {"What is %d + %d?", "Compute %d + %d.", "Add %d and %d.",
-        "What is the sum of %d and %d?", "%d + %d = ?"};
-    private static final String[] SUBTRACT = {"What is %d - %d?", "Compute %d - %d.", "What is %d minus %d?",
-        "%d - %d = ?"};
+    private static final String[] ADD = {"What is %d + %d?", "Compute %d + %d.", "Calculate %d + %d.", "Add %d and %d.",
+        "What is the sum of %d and %d?", "What is %d plus %d?", "%d + %d = ?", "%d + %d"};
+    private static final String[] SUBTRACT = {"What is %d - %d?", "Compute %d - %d.", "Calculate %d - %d.",
+        "What is %d minus %d?", "%d - %d = ?", "%d - %d"};
     /** "Subtract b from a" names the operands the other way round. */
     private static final String SUBTRACT_FROM = "Subtract %2$d from %1$d.";
-    private static final String[] MULTIPLY = {"What is %d × %d?", "Compute %d × %d.", "Multiply %d by %d.",
-        "What is %d times %d?", "What is %d * %d?"};
+    private static final String[] MULTIPLY = {"What is %d × %d?", "Compute %d × %d.", "Calculate %d × %d.",
+        "Multiply %d by %d.", "What is %d times %d?", "What is %d * %d?", "What is %d x %d?", "%d × %d = ?", "%d * %d"};
+    /** An operator sign between spaces, which people often leave out ("487+965"). */
+    private static final Pattern SPACED_SIGN = Pattern.compile(" ([-+×*x]) (?=\\d)");
 
     private Tasks() {
     }
@@ -56,7 +59,25 @@ public final class Tasks {
             };
             question = String.format(forms[random.nextInt(forms.length)], a, b);
         }
-        return new Problem(family, a, b, question);
+        return new Problem(family, a, b, casually(question, random));
+    }
+
+    /**
+     * The question as people also type it: without its final mark, with a small first letter, or
+     * with no spaces around the sign. A model that saw only tidy questions misreads the others (it
+     * read "Compute 23 × 47", without the full stop, as 23 × 4).
+     */
+    private static String casually(String question, SplittableRandom random) {
+        if (random.nextInt(3) == 0 && (question.endsWith(".") || question.endsWith("?"))) {
+            question = question.substring(0, question.length() - 1);
+        }
+        if (random.nextInt(4) == 0) {
+            question = Character.toLowerCase(question.charAt(0)) + question.substring(1);
+        }
+        if (random.nextInt(4) == 0) {
+            question = SPACED_SIGN.matcher(question).replaceFirst("$1");
+        }
+        return question;
     }
 
     /** A problem for training: never a held-out one. */
