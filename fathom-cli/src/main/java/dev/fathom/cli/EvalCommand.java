@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 /** {@code fathom eval}: models' accuracy on held-out arithmetic, bucket by bucket, side by side; plots of their training. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = {
     "Accuracy on held-out arithmetic problems (never trained on), per task family and size, through the chat template:"
-            + " greedy pass@1, and from sampled replies maj@k (the most frequent answer) and pass@k (any answer).",
+            + " greedy pass@1, and from k sampled replies per problem the share right (sampled pass@1, as R1 reports it),"
+            + " maj@k (the most frequent answer) and pass@k (any answer).",
     "Several models are scored side by side (for example each stage of a training run: pretrain.gguf and sft.gguf"
             + " in its work directory, then the final file)."})
 final class EvalCommand implements Callable<Integer> {
@@ -46,7 +47,7 @@ final class EvalCommand implements Callable<Integer> {
     int maxTokens = 400;
 
     @Option(names = {"-k", "--samples"}, paramLabel = "K",
-            description = "Replies sampled per problem for maj@k and pass@k; 0: greedy only (default: ${DEFAULT-VALUE}).")
+            description = "Replies sampled per problem for sampled pass@1, maj@k and pass@k; 0: greedy only (default: ${DEFAULT-VALUE}).")
     int samples = 8;
 
     @Option(names = "--temp", paramLabel = "T", description = "Temperature of the samples (default: ${DEFAULT-VALUE}, as R1's evaluation).")

@@ -57,7 +57,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--variant", paramLabel = "NAME", description = "GRPO's variant: grpo, dapo (token-level loss,"
             + " clip-higher, and dynamic sampling: a group whose replies are all right or all wrong gives way to a fresh"
             + " problem) or dr-grpo (default: ${DEFAULT-VALUE}).")
-    String variant = "grpo";
+    String variant = "dapo";
 
     @Option(names = "--grpo-lr", paramLabel = "X", description = "GRPO: learning rate (default: ${DEFAULT-VALUE}).")
     double grpoLearningRate = 2e-4;

@@ -79,7 +79,7 @@ class CommandsTest {
             Path plots = dir.resolve("plots");
             Outcome eval = fathom("eval", "--problems", "2", "--samples", "2", "--plots", plots.toString());
             assertThat(eval.code()).as(eval.err()).isZero();
-            assertThat(eval.out()).contains("| bucket | greedy pass@1 | maj@2 | pass@2 |", "| addition 2-digit | 100% (2/2) |",
+            assertThat(eval.out()).contains("| bucket | greedy pass@1 | sampled pass@1 | maj@2 | pass@2 |", "| addition 2-digit | 100% (2/2) |",
                     "| multiplication 2×2 |");
             // The shipped model carries its training curves: eval draws them next to its accuracy.
             for (String plot : List.of("accuracy.png", "loss.png", "grpo.png")) {

@@ -20,8 +20,9 @@ import java.util.function.Consumer;
 /**
  * Accuracy on held-out problems (never seen in training), bucket by bucket, with the engine's
  * own generation code on the model's GGUF file: greedy pass@1, the way a user of {@code fathom
- * chat} meets the model; and from k sampled replies per problem, maj@k (the most frequent answer
- * is right, as R1's "cons@64") and pass@k (some answer is right).
+ * chat} meets the model; and from k sampled replies per problem, the share of them that is right
+ * (R1's pass@1, estimated from k samples), maj@k (the most frequent answer is right, as R1's
+ * "cons@64") and pass@k (some answer is right).
  */
 public final class Evaluation {
     /** The buckets reported: additions and subtractions of 2, 3 and 4 digits, the two multiplications. */
@@ -50,10 +51,10 @@ public final class Evaluation {
 
     /**
      * A bucket's score: of {@code total} problems, how many the greedy reply got right and how
-     * many it wrote in the right form; with samples, how many the majority answer and any answer
-     * got right.
+     * many it wrote in the right form; with samples, how many sampled replies were right (of k per
+     * problem), and on how many problems the majority answer and any answer were.
      */
-    public record Score(Bucket bucket, int total, int greedy, int wellFormed, int majority, int any) {
+    public record Score(Bucket bucket, int total, int greedy, int wellFormed, int sampled, int majority, int any) {
         public double accuracy() {
             return (double) greedy / total;
         }
@@ -80,6 +81,7 @@ public final class Evaluation {
             for (Bucket bucket : BUCKETS) {
                 int greedyRight = 0;
                 int wellFormed = 0;
+                int sampled = 0;
                 int majority = 0;
                 int any = 0;
                 List<Problem> problems = Tasks.heldOut(bucket.family(), bucket.digits(), s.perBucket(), s.seed());
@@ -95,12 +97,13 @@ public final class Evaluation {
                                     seeds.nextLong());
                             answers.add(Rewards.answer(reply(template, session, prompt, sampling, s.maxTokens())));
                         }
+                        sampled += (int) answers.stream().filter(a -> a != null && a == p.answer()).count();
                         Long vote = mostFrequent(answers);
                         majority += vote != null && vote == p.answer() ? 1 : 0;
                         any += answers.contains(p.answer()) ? 1 : 0;
                     }
                 }
-                scores.add(new Score(bucket, problems.size(), greedyRight, wellFormed, majority, any));
+                scores.add(new Score(bucket, problems.size(), greedyRight, wellFormed, sampled, majority, any));
                 progress.accept(scores.getLast());
             }
         }
@@ -138,7 +141,7 @@ public final class Evaluation {
 
     /**
      * The scores of one or more models as a Markdown table: a row per bucket, per model a column of
-     * greedy pass@1 and, where it sampled {@code samples} replies, maj@k and pass@k.
+     * greedy pass@1 and, where it sampled {@code samples} replies per problem, sampled pass@1, maj@k and pass@k.
      */
     public static String table(Map<String, List<Score>> models, int samples) {
         StringBuilder out = new StringBuilder("| bucket |");
@@ -147,10 +150,11 @@ public final class Evaluation {
             String prefix = models.size() > 1 ? name + ": " : "";
             out.append(' ').append(prefix).append("greedy pass@1 |");
             if (samples > 0) {
+                out.append(' ').append(prefix).append("sampled pass@1 |");
                 out.append(' ').append(prefix).append("maj@").append(samples).append(" |");
                 out.append(' ').append(prefix).append("pass@").append(samples).append(" |");
             }
-            columns += samples > 0 ? 3 : 1;
+            columns += samples > 0 ? 4 : 1;
         }
         out.append("\n|---|").append("---|".repeat(columns)).append('\n');
         for (int i = 0; i < BUCKETS.size(); i++) {
@@ -159,6 +163,7 @@ public final class Evaluation {
                 Score s = scores.get(i);
                 out.append(cell(s.greedy(), s.total()));
                 if (samples > 0) {
+                    out.append(String.format(" %.1f%% |", 100.0 * s.sampled() / ((long) s.total() * samples)));
                     out.append(cell(s.majority(), s.total())).append(cell(s.any(), s.total()));
                 }
             }

@@ -99,7 +99,7 @@ public final class Pipeline {
                 reference = new MiniDeepSeek(config, Parameters.of(config), parallel);
                 Trainer.loadWeights(work.resolve("sft.ckpt"), reference);
             }
-            Reinforcement.run(model, reference, curriculum, Curriculum::drawChallenging, vocabulary, template, s.grpo(), work,
+            Reinforcement.run(model, reference, curriculum, Curriculum::drawWeakest, vocabulary, template, s.grpo(), work,
                     s.seed(), threads, loggedRewards);
             export(model, vocabulary, template, "fathom-tiny", s, log, out);
         }

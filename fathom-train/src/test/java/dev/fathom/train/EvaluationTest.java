@@ -20,12 +20,14 @@ class EvaluationTest {
     @Test
     void theTableHasAColumnPerMeasurePerModelAndARowPerBucket() {
         Map<String, List<Evaluation.Score>> models = new LinkedHashMap<>();
-        models.put("fine-tuned", Evaluation.BUCKETS.stream().map(b -> new Evaluation.Score(b, 50, 40, 50, 45, 49)).toList());
-        models.put("final", Evaluation.BUCKETS.stream().map(b -> new Evaluation.Score(b, 50, 48, 50, 49, 50)).toList());
+        models.put("fine-tuned", Evaluation.BUCKETS.stream().map(b -> new Evaluation.Score(b, 50, 40, 50, 330, 45, 49)).toList());
+        models.put("final", Evaluation.BUCKETS.stream().map(b -> new Evaluation.Score(b, 50, 48, 50, 391, 49, 50)).toList());
         String table = Evaluation.table(models, 8);
-        assertThat(table).startsWith("| bucket | fine-tuned: greedy pass@1 | fine-tuned: maj@8 | fine-tuned: pass@8 |"
-                + " final: greedy pass@1 | final: maj@8 | final: pass@8 |\n|---|---|---|---|---|---|---|\n");
-        assertThat(table).contains("| multiplication 2×2 | 80% (40/50) | 90% (45/50) | 98% (49/50) | 96% (48/50) | 98% (49/50) | 100% (50/50) |");
+        assertThat(table).startsWith("| bucket | fine-tuned: greedy pass@1 | fine-tuned: sampled pass@1 | fine-tuned: maj@8 |"
+                + " fine-tuned: pass@8 | final: greedy pass@1 | final: sampled pass@1 | final: maj@8 | final: pass@8 |\n"
+                + "|---|---|---|---|---|---|---|---|---|\n");
+        assertThat(table).contains("| multiplication 2×2 | 80% (40/50) | 82.5% | 90% (45/50) | 98% (49/50) | 96% (48/50) | 97.8% | 98% (49/50)"
+                + " | 100% (50/50) |");
         assertThat(table.lines()).hasSize(2 + Evaluation.BUCKETS.size());
         assertThat(Evaluation.table(Map.of("m", models.get("final")), 0)).startsWith("| bucket | greedy pass@1 |\n|---|---|\n");
     }

@@ -49,16 +49,17 @@ public final class Curriculum {
     }
 
     /**
-     * A problem for reinforcement: mostly the buckets a fine-tuned model still gets wrong at times
-     * (4-digit additions and subtractions; some 2×2 products, the longest reasoning), where the
-     * replies of a group differ and so carry a signal: groups all right or all wrong teach nothing.
+     * A problem for reinforcement, from the buckets a fine-tuned model still gets wrong at times:
+     * 2×2 products (the longest reasoning) and 4- and 3-digit subtractions (borrows carried across
+     * columns). Only there do the replies of a group differ often enough to carry a signal: a group
+     * all right or all wrong teaches nothing.
      */
-    public static Problem drawChallenging(SplittableRandom random) {
+    public static Problem drawWeakest(SplittableRandom random) {
         int pick = random.nextInt(100);
-        if (pick < 10) {
+        if (pick < 40) {
             return Tasks.training(Family.MULTIPLICATION_2X2, 2, random);
         }
-        return Tasks.training(pick < 55 ? Family.ADDITION : Family.SUBTRACTION, 4, random);
+        return Tasks.training(Family.SUBTRACTION, pick < 80 ? 4 : 3, random);
     }
 
     /** The prompt of a chat that asks {@code p}, up to where the assistant's reply begins (BOS first). */
