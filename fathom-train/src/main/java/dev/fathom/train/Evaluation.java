@@ -97,10 +97,11 @@ public final class Evaluation {
                                     seeds.nextLong());
                             answers.add(Rewards.answer(reply(template, session, prompt, sampling, s.maxTokens())));
                         }
-                        sampled += (int) answers.stream().filter(a -> a != null && a == p.answer()).count();
+                        int right = (int) answers.stream().filter(a -> a != null && a == p.answer()).count();
+                        sampled += right;
                         Long vote = mostFrequent(answers);
                         majority += vote != null && vote == p.answer() ? 1 : 0;
-                        any += answers.contains(p.answer()) ? 1 : 0;
+                        any += right > 0 ? 1 : 0;
                     }
                 }
                 scores.add(new Score(bucket, problems.size(), greedyRight, wellFormed, sampled, majority, any));
