@@ -3,7 +3,6 @@ package dev.fathom.train.model;
 import dev.fathom.tensor.Parallel;
 import dev.fathom.tensor.VectorRegisters;
 import jdk.incubator.vector.DoubleVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,6 +17,24 @@ final class Layers {
     private Layers() {
     }
 
+    private static final int LANES = D.length();
+
+    /**
+     * {@code lanes[at] + lanes[at + 1] + ...}, one vector's worth, in lane order. The tiles store
+     * their accumulators and sum them here rather than with {@code reduceLanes(ADD)}, which leaves
+     * the order open: C2 adds in another order than the interpreter, so a run's first steps
+     * (interpreted) and its later ones would round differently, and two runs from one seed would
+     * part in the last digit at the first step. (A helper that takes the vector itself is not
+     * inlined into the tiles, and C2 then boxes every accumulator.)
+     */
+    private static double sumOfLanes(double[] lanes, int at) {
+        double sum = 0;
+        for (int i = 0; i < LANES; i++) {
+            sum += lanes[at + i];
+        }
+        return sum;
+    }
+
     /** Outputs per register tile: 4 with 32 vector registers, 3 with 16 (sixteen accumulators would spill). */
     private static final int TILE_OUTPUTS = VectorRegisters.COUNT == 32 ? 4 : 3;
 
@@ -30,15 +47,16 @@ final class Layers {
     static void matmul(Parallel parallel, double[] out, double[] x, int n, int ins, double[] w, int wAt, int outs) {
         int blocks = Math.ceilDiv(n, 4);
         parallel.forRange(blocks, 1, (worker, from, to) -> {
+            double[] lanes = new double[16 * LANES];
             for (int block = from; block < to; block++) {
                 int t = block * 4;
                 int o = 0;
                 if (t + 4 <= n) {
                     for (; o + TILE_OUTPUTS <= outs; o += TILE_OUTPUTS) {
                         if (TILE_OUTPUTS == 4) {
-                            dots4x4(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                            dots4x4(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs, lanes);
                         } else {
-                            dots4x3(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs);
+                            dots4x3(x, t * ins, w, wAt + o * ins, ins, out, t * outs + o, outs, lanes);
                         }
                     }
                 }
@@ -52,7 +70,8 @@ final class Layers {
     }
 
     /** Sixteen dot products: rows a, a + k, a + 2k, a + 3k against rows b, b + k, ...; {@code out[o + i·stride + j]}. */
-    private static void dots4x4(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride) {
+    private static void dots4x4(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride,
+            double[] lanes) {
         DoubleVector s00 = DoubleVector.zero(D), s01 = DoubleVector.zero(D), s02 = DoubleVector.zero(D), s03 = DoubleVector.zero(D);
         DoubleVector s10 = DoubleVector.zero(D), s11 = DoubleVector.zero(D), s12 = DoubleVector.zero(D), s13 = DoubleVector.zero(D);
         DoubleVector s20 = DoubleVector.zero(D), s21 = DoubleVector.zero(D), s22 = DoubleVector.zero(D), s23 = DoubleVector.zero(D);
@@ -85,22 +104,15 @@ final class Layers {
             s32 = x3.fma(w2, s32);
             s33 = x3.fma(w3, s33);
         }
-        out[o] = s00.reduceLanes(VectorOperators.ADD);
-        out[o + 1] = s01.reduceLanes(VectorOperators.ADD);
-        out[o + 2] = s02.reduceLanes(VectorOperators.ADD);
-        out[o + 3] = s03.reduceLanes(VectorOperators.ADD);
-        out[o + stride] = s10.reduceLanes(VectorOperators.ADD);
-        out[o + stride + 1] = s11.reduceLanes(VectorOperators.ADD);
-        out[o + stride + 2] = s12.reduceLanes(VectorOperators.ADD);
-        out[o + stride + 3] = s13.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride] = s20.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride + 1] = s21.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride + 2] = s22.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride + 3] = s23.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride] = s30.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride + 1] = s31.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride + 2] = s32.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride + 3] = s33.reduceLanes(VectorOperators.ADD);
+        s00.intoArray(lanes, 0); s01.intoArray(lanes, step); s02.intoArray(lanes, 2 * step); s03.intoArray(lanes, 3 * step);
+        s10.intoArray(lanes, 4 * step); s11.intoArray(lanes, 5 * step); s12.intoArray(lanes, 6 * step); s13.intoArray(lanes, 7 * step);
+        s20.intoArray(lanes, 8 * step); s21.intoArray(lanes, 9 * step); s22.intoArray(lanes, 10 * step); s23.intoArray(lanes, 11 * step);
+        s30.intoArray(lanes, 12 * step); s31.intoArray(lanes, 13 * step); s32.intoArray(lanes, 14 * step); s33.intoArray(lanes, 15 * step);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                out[o + i * stride + j] = sumOfLanes(lanes, (4 * i + j) * step);
+            }
+        }
         for (; c < k; c++) { // columns past the last whole vector
             for (int i = 0; i < 4; i++) {
                 for (int j = 0; j < 4; j++) {
@@ -111,7 +123,8 @@ final class Layers {
     }
 
     /** As {@link #dots4x4}, against three rows of W: twelve accumulators, which 16 registers hold with the operands. */
-    private static void dots4x3(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride) {
+    private static void dots4x3(double[] x, int a, double[] w, int b, int k, double[] out, int o, int stride,
+            double[] lanes) {
         DoubleVector s00 = DoubleVector.zero(D), s01 = DoubleVector.zero(D), s02 = DoubleVector.zero(D);
         DoubleVector s10 = DoubleVector.zero(D), s11 = DoubleVector.zero(D), s12 = DoubleVector.zero(D);
         DoubleVector s20 = DoubleVector.zero(D), s21 = DoubleVector.zero(D), s22 = DoubleVector.zero(D);
@@ -139,18 +152,14 @@ final class Layers {
             s31 = x3.fma(w1, s31);
             s32 = x3.fma(w2, s32);
         }
-        out[o] = s00.reduceLanes(VectorOperators.ADD);
-        out[o + 1] = s01.reduceLanes(VectorOperators.ADD);
-        out[o + 2] = s02.reduceLanes(VectorOperators.ADD);
-        out[o + stride] = s10.reduceLanes(VectorOperators.ADD);
-        out[o + stride + 1] = s11.reduceLanes(VectorOperators.ADD);
-        out[o + stride + 2] = s12.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride] = s20.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride + 1] = s21.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * stride + 2] = s22.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride] = s30.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride + 1] = s31.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * stride + 2] = s32.reduceLanes(VectorOperators.ADD);
+        s00.intoArray(lanes, 0); s01.intoArray(lanes, step); s02.intoArray(lanes, 2 * step); s10.intoArray(lanes, 3 * step);
+        s11.intoArray(lanes, 4 * step); s12.intoArray(lanes, 5 * step); s20.intoArray(lanes, 6 * step); s21.intoArray(lanes, 7 * step);
+        s22.intoArray(lanes, 8 * step); s30.intoArray(lanes, 9 * step); s31.intoArray(lanes, 10 * step); s32.intoArray(lanes, 11 * step);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 3; j++) {
+                out[o + i * stride + j] = sumOfLanes(lanes, (3 * i + j) * step);
+            }
+        }
         for (; c < k; c++) { // columns past the last whole vector
             for (int i = 0; i < 4; i++) {
                 for (int j = 0; j < 3; j++) {
@@ -404,7 +413,10 @@ final class Layers {
         for (int step = D.length(); i + step <= n; i += step) {
             acc = DoubleVector.fromArray(D, a, aAt + i).fma(DoubleVector.fromArray(D, b, bAt + i), acc);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = 0;
+        for (int lane = 0; lane < LANES; lane++) { // in lane order, as the tiles' sumOfLanes
+            sum += acc.lane(lane);
+        }
         for (; i < n; i++) {
             sum += a[aAt + i] * b[bAt + i];
         }

@@ -79,6 +79,53 @@ class LayersTest {
         check("W", w, dw, r, f);
     }
 
+    /**
+     * Two runs from one seed write the same model only if every sum is added in one order, whether
+     * the interpreter runs the code or C2 has compiled it. The order the products promise: one
+     * fused sum per vector lane over the whole vectors of a row, the lanes added first to last,
+     * then the columns past the last whole vector. Checked bit for bit, cold and once compiled.
+     */
+    @Test
+    void matmulAddsInOneOrderColdAndCompiled() {
+        int n = 9, ins = 3 * LANES + 5, outs = 7;
+        double[] x = randoms(n * ins);
+        double[] w = randoms(outs * ins);
+        double[] expected = new double[n * outs];
+        for (int t = 0; t < n; t++) {
+            for (int o = 0; o < outs; o++) {
+                expected[t * outs + o] = inOrder(x, t * ins, w, o * ins, ins);
+            }
+        }
+        double[] out = new double[n * outs];
+        for (int round = 0; round < 20_000; round++) {
+            Layers.matmul(parallel, out, x, n, ins, w, 0, outs);
+            if (round == 0 || round == 19_999) {
+                for (int i = 0; i < out.length; i++) {
+                    assertThat(Double.doubleToLongBits(out[i])).as("round %d, output %d: %s against %s", round, i, out[i],
+                            expected[i]).isEqualTo(Double.doubleToLongBits(expected[i]));
+                }
+            }
+        }
+    }
+
+    private static final int LANES = jdk.incubator.vector.DoubleVector.SPECIES_PREFERRED.length();
+
+    private static double inOrder(double[] a, int aAt, double[] b, int bAt, int n) {
+        double[] lanes = new double[LANES];
+        int whole = n / LANES * LANES;
+        for (int c = 0; c < whole; c++) {
+            lanes[c % LANES] = Math.fma(a[aAt + c], b[bAt + c], lanes[c % LANES]);
+        }
+        double sum = 0;
+        for (double lane : lanes) {
+            sum += lane;
+        }
+        for (int c = whole; c < n; c++) {
+            sum += a[aAt + c] * b[bAt + c];
+        }
+        return sum;
+    }
+
     @Test
     void rmsNorm() {
         int n = 3, d = 7;
