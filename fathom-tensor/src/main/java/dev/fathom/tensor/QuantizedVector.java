@@ -27,12 +27,21 @@ public final class QuantizedVector {
     public final float[] sums;
     /** For Q8_K, the integer sum of each group of 16 (what Q6_K's offset multiplies). */
     public final int[] sums16;
-    /** For Q8_K, the integer sum of each group of 32 (what Q4_K's and Q5_K's minimums multiply). */
+    /**
+     * For Q8_K, the integer sum of each group of 32 (what Q4_K's and Q5_K's minimums multiply):
+     * sixteen ints per block, eight zeros and then the block's eight sums, so that a 512-bit
+     * kernel can multiply a vector of the block's eight scales and eight minimums with them and
+     * have the scales come to nothing.
+     */
     public final int[] sums32;
     /**
      * The values again, two to an int, in the order the paired products of the 4- to 6-bit
-     * kernels read them (see {@code Lanes}): for the run of 32 values y from 32s, int 16s + k
-     * holds y[4k]·2¹⁶ + y[4k+2] and int 16s + 8 + k holds y[4k+1]·2¹⁶ + y[4k+3], for k < 8.
+     * kernels read them (see {@code Lanes}). For a group of 32 values y, its even unit is the
+     * eight ints y[4k]·2¹⁶ + y[4k+2] and its odd unit the eight y[4k+1]·2¹⁶ + y[4k+3], k < 8.
+     * Q8_0 and Q8_1 keep group s's even unit at int 16s and its odd one at 16s + 8. Q8_K sets
+     * the units of a block's eight groups g0..g7 side by side in pairs g and g + 2, as
+     * E0 E2 O0 O2, E1 E3 O1 O3, E4 E6 O4 O6, E5 E7 O5 O7: the K-quants keep groups g and g + 2
+     * 32 bytes apart, so one 512-bit load of their quants meets one 512-bit load of these.
      */
     public final int[] pairs;
     private int length;
@@ -48,7 +57,7 @@ public final class QuantizedVector {
         boolean k = format == ActivationFormat.Q8_K;
         this.sums = k ? null : new float[blocks];
         this.sums16 = k ? new int[blocks * 16] : null;
-        this.sums32 = k ? new int[blocks * 8] : null;
+        this.sums32 = k ? new int[blocks * 16] : null;
         this.pairs = new int[blocks * format.blockSize / 2];
     }
 
@@ -130,7 +139,7 @@ public final class QuantizedVector {
             if (amax == 0) {
                 java.util.Arrays.fill(q, b * 256, b * 256 + 256, (short) 0);
                 java.util.Arrays.fill(sums16, b * 16, b * 16 + 16, 0);
-                java.util.Arrays.fill(sums32, b * 8, b * 8 + 8, 0);
+                java.util.Arrays.fill(sums32, b * 16, b * 16 + 16, 0);
                 d[b] = 0;
                 continue;
             }
@@ -154,7 +163,7 @@ public final class QuantizedVector {
                 sums16[b * 16 + g] = sum.reduceLanes(VectorOperators.ADD);
             }
             for (int s = 0; s < 8; s++) {
-                sums32[b * 8 + s] = sums16[b * 16 + 2 * s] + sums16[b * 16 + 2 * s + 1];
+                sums32[b * 16 + 8 + s] = sums16[b * 16 + 2 * s] + sums16[b * 16 + 2 * s + 1];
             }
             d[b] = 1 / inverse;
         }
@@ -163,13 +172,21 @@ public final class QuantizedVector {
 
     /** Fills {@link #pairs} from the first {@code n} values of {@link #q}. */
     private void pair(int n) {
-        for (int run = 0; run < n / 32; run++) {
-            int y = 32 * run;
-            int p = 16 * run;
-            for (int k = 0; k < 8; k++) {
-                pairs[p + k] = (q[y + 4 * k] << 16) + q[y + 4 * k + 2];
-                pairs[p + 8 + k] = (q[y + 4 * k + 1] << 16) + q[y + 4 * k + 3];
+        boolean k = format == ActivationFormat.Q8_K;
+        for (int group = 0; group < n / 32; group++) {
+            int y = 32 * group;
+            int even = k ? kUnit(group) : 16 * group;
+            int odd = even + (k ? 16 : 8);
+            for (int i = 0; i < 8; i++) {
+                pairs[even + i] = (q[y + 4 * i] << 16) + q[y + 4 * i + 2];
+                pairs[odd + i] = (q[y + 4 * i + 1] << 16) + q[y + 4 * i + 3];
             }
         }
+    }
+
+    /** Where Q8_K's even unit of group {@code group} (of the whole vector) starts in {@link #pairs}. */
+    private static int kUnit(int group) {
+        int g = group % 8;
+        return 128 * (group / 8) + 32 * (2 * (g / 4) + g % 2) + 8 * (g % 4 / 2);
     }
 }

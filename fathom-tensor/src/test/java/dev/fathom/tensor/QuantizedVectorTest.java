@@ -41,8 +41,9 @@ class QuantizedVectorTest {
             }
             assertThat(q.sums16[g]).isEqualTo(sum);
         }
-        for (int s = 0; s < 16; s++) {
-            assertThat(q.sums32[s]).isEqualTo(q.sums16[2 * s] + q.sums16[2 * s + 1]);
+        for (int s = 0; s < 16; s++) { // each block's eight sums after eight zeros
+            assertThat(q.sums32[s / 8 * 16 + s % 8]).isZero();
+            assertThat(q.sums32[s / 8 * 16 + 8 + s % 8]).isEqualTo(q.sums16[2 * s] + q.sums16[2 * s + 1]);
         }
         for (int i = 0; i < 512; i++) {
             assertThat(q.d[i / 256] * q.q[i]).isCloseTo(x[i], org.assertj.core.data.Offset.offset(Math.abs(q.d[i / 256])));

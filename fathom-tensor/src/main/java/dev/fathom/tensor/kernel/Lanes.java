@@ -6,8 +6,10 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -44,9 +46,11 @@ import jdk.incubator.vector.VectorSpecies;
  * yields the exact sum of the pairs' dot products. The weights' bytes land in such lanes
  * without widening: an int lane loaded from bytes b₀..b₃ gives bytes 0 and 2 (the "even" pair)
  * under the mask {@code 0x000F000F}, bytes 1 and 3 (the "odd" pair) once shifted right by 8,
- * and the high nibbles four bits further on. The K-quant kernels use at most 256-bit vectors
+ * and the high nibbles four bits further on. The K-quant kernels take 256-bit vectors
  * ({@link #P}): one int lane per 4 bytes of a 32-byte run of quants, which is how the K-quants
- * lay out their values, and what the activation pairs are ordered for; the 32-value formats
+ * lay out their values; on 512-bit machines ({@link #WIDE}) one vector holds two runs, and the
+ * activation pairs of Q8_K are ordered for that (groups g and g + 2 side by side), which costs
+ * the 256-bit kernels nothing but other offsets. The 32-value formats
  * keep a block's 16 bytes of nibbles (the low ones values 0-15, the high ones 16-31) in four
  * lanes ({@link #P4}), which reads the same pairs.
  */
@@ -87,6 +91,43 @@ final class Lanes {
     static final VectorSpecies<Integer> P4 = IntVector.SPECIES_128;
     /** Floats as wide as {@link #P4}. */
     static final VectorSpecies<Float> PF4 = FloatVector.SPECIES_128;
+    /**
+     * Whether the K-quant kernels take 512 bits at a time: one load holds two runs of 32 quant
+     * bytes, whose int lanes meet the activation pairs of groups g and g + 2 side by side (the
+     * order {@code QuantizedVector.pairs} keeps for Q8_K). Half the instructions of {@link #P}.
+     */
+    static final boolean WIDE = BITS == 512;
+    /** Ints for the K-quant kernels on 512-bit machines ({@link #WIDE}). */
+    static final VectorSpecies<Integer> W = IntVector.SPECIES_512;
+    /** Floats as wide as {@link #W}. */
+    static final VectorSpecies<Float> WF = FloatVector.SPECIES_512;
+    /** Sixteen bytes, to widen into {@link #W} ints. */
+    static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    /** Two longs: the way sixteen bytes computed in scalar code enter a vector. */
+    static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
+
+    /** For {@link #W}: a vector's first 256 bits, in both halves. */
+    static final VectorShuffle<Integer> FIRST_TWICE = VectorShuffle.fromOp(W, lane -> lane % 8);
+    /** For {@link #W}: a vector's second 256 bits, in both halves. */
+    static final VectorShuffle<Integer> SECOND_TWICE = VectorShuffle.fromOp(W, lane -> 8 + lane % 8);
+    /**
+     * For {@link #W}, from the eight sub-block scales of a Q4_K or Q5_K super-block in lanes 0-7:
+     * the scales of sub-blocks g and g + 2 spread over the lanes their quants take.
+     */
+    static final VectorShuffle<Integer> SUB_BLOCKS_0_2 = halves(0, 2);
+    static final VectorShuffle<Integer> SUB_BLOCKS_1_3 = halves(1, 3);
+    static final VectorShuffle<Integer> SUB_BLOCKS_4_6 = halves(4, 6);
+    static final VectorShuffle<Integer> SUB_BLOCKS_5_7 = halves(5, 7);
+
+    private static VectorShuffle<Integer> halves(int low, int high) {
+        return VectorShuffle.fromOp(W, lane -> lane < 8 ? low : high);
+    }
+
+    /** For {@link #W}: {@code low} in lanes 0-7, {@code high} in lanes 8-15 (per-half shift counts). */
+    static IntVector spread(int low, int high) {
+        return IntVector.fromArray(W, java.util.stream.IntStream.range(0, 16).map(lane -> lane < 8 ? low : high).toArray(), 0);
+    }
+
     /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     /** Two ints: the way eight bytes computed in scalar code enter a vector. */

@@ -1,11 +1,18 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.B16;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.I2;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.PF;
+import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_0_2;
+import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_1_3;
+import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_4_6;
+import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_5_7;
+import static dev.fathom.tensor.kernel.Lanes.W;
+import static dev.fathom.tensor.kernel.Lanes.WF;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -87,6 +94,9 @@ final class Q4_KKernel extends WeightKernel {
      */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        if (Lanes.WIDE) {
+            return dotWide(w, offset, qx, n);
+        }
         int[] pairs = qx.pairs;
         int[] sums32 = qx.sums32;
         FloatVector acc = FloatVector.zero(PF);
@@ -107,7 +117,7 @@ final class Q4_KKernel extends WeightKernel {
             IntVector mins = IntVector.zero(P);
             for (int part = 0; part < 8 / P.length(); part++) {
                 mins = mins.add(((IntVector) minBytes.convertShape(VectorOperators.B2I, P, part))
-                        .mul(IntVector.fromArray(P, sums32, b * 8 + part * P.length())));
+                        .mul(IntVector.fromArray(P, sums32, b * 16 + 8 + part * P.length())));
             }
             minAcc = ((FloatVector) mins.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, dmin), minAcc);
             int pb = b * 128;
@@ -121,9 +131,9 @@ final class Q4_KKernel extends WeightKernel {
                     IntVector v = IntVector.fromMemorySegment(P, w, block + 16 + c, LE);
                     int at = pb + c / 4;
                     low4 = low4.add(v.and(0x000F000F).mul(IntVector.fromArray(P, pairs, at)))
-                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 8)));
-                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)))
-                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 24)));
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)));
+                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 32)))
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 48)));
                 }
                 // The pairs' sums, scaled: at most 4 · 2 · 15 · 127 · 63 per lane and sub-block.
                 total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes & 0xFF)))
@@ -134,11 +144,11 @@ final class Q4_KKernel extends WeightKernel {
                 IntVector high4 = IntVector.zero(P);
                 for (int c = 0; c < 32; c += 4 * P.length()) {
                     IntVector v = IntVector.fromMemorySegment(P, w, block + 48 + c, LE);
-                    int at = pb + 32 + c / 4;
+                    int at = pb + 8 + c / 4;
                     low4 = low4.add(v.and(0x000F000F).mul(IntVector.fromArray(P, pairs, at)))
-                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 8)));
-                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)))
-                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 24)));
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)));
+                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 32)))
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 48)));
                 }
                 total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 16 & 0xFF)))
                         .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 24 & 0xFF)));
@@ -150,9 +160,9 @@ final class Q4_KKernel extends WeightKernel {
                     IntVector v = IntVector.fromMemorySegment(P, w, block + 80 + c, LE);
                     int at = pb + 64 + c / 4;
                     low4 = low4.add(v.and(0x000F000F).mul(IntVector.fromArray(P, pairs, at)))
-                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 8)));
-                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)))
-                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 24)));
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)));
+                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 32)))
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 48)));
                 }
                 total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 32 & 0xFF)))
                         .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 40 & 0xFF)));
@@ -162,11 +172,11 @@ final class Q4_KKernel extends WeightKernel {
                 IntVector high4 = IntVector.zero(P);
                 for (int c = 0; c < 32; c += 4 * P.length()) {
                     IntVector v = IntVector.fromMemorySegment(P, w, block + 112 + c, LE);
-                    int at = pb + 96 + c / 4;
+                    int at = pb + 72 + c / 4;
                     low4 = low4.add(v.and(0x000F000F).mul(IntVector.fromArray(P, pairs, at)))
-                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 8)));
-                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)))
-                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 24)));
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 16)));
+                    high4 = high4.add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 32)))
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P, pairs, at + 48)));
                 }
                 total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 48 & 0xFF)))
                         .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul((int) (codes >>> 56 & 0xFF)));
@@ -174,5 +184,49 @@ final class Q4_KKernel extends WeightKernel {
             acc = ((FloatVector) total.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, d), acc);
         }
         return acc.sub(minAcc).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot} on 512-bit vectors: one load takes two runs of quants, j and j + 1, so its low
+     * nibbles are sub-blocks 2j and 2j + 2 (lanes 0-7 and 8-15) and its high nibbles 2j + 1 and
+     * 2j + 3, each half scaled by its own sub-block's scale.
+     */
+    private static float dotWide(MemorySegment w, long offset, QuantizedVector qx, int n) {
+        int[] pairs = qx.pairs;
+        int[] sums32 = qx.sums32;
+        FloatVector acc = FloatVector.zero(WF);
+        FloatVector minAcc = FloatVector.zero(WF);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            // The header: d and dmin, then the eight scales (lanes 0-7) and minimums (8-15) from
+            // their 12 packed bytes (see KScales), with the minimums' term, Σ min · Σ y.
+            ByteVector head = ByteVector.fromMemorySegment(B16, w, block, LE);
+            int dAndMin = head.reinterpretAsInts().lane(0);
+            float d = Float.float16ToFloat((short) dAndMin) * qx.d[b];
+            float dmin = Float.float16ToFloat((short) (dAndMin >>> 16)) * qx.d[b];
+            IntVector codes = ((IntVector) head.rearrange(KScales.CODES).convertShape(VectorOperators.B2I, W, 0))
+                    .lanewise(VectorOperators.LSHR, KScales.CODE_SHIFTS).and(KScales.CODE_MASKS)
+                    .or(((IntVector) head.rearrange(KScales.TOPS).convertShape(VectorOperators.B2I, W, 0))
+                            .lanewise(VectorOperators.LSHR, 2).and(KScales.TOP_MASKS));
+            minAcc = ((FloatVector) codes.mul(IntVector.fromArray(W, sums32, b * 16)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, dmin), minAcc);
+            int pb = b * 128;
+            IntVector v = IntVector.fromMemorySegment(W, w, block + 16, LE);
+            IntVector low4 = v.and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 16)));
+            IntVector high4 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 32))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 48)));
+            IntVector total = low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codes.rearrange(SUB_BLOCKS_0_2))
+                    .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codes.rearrange(SUB_BLOCKS_1_3)));
+            v = IntVector.fromMemorySegment(W, w, block + 80, LE);
+            low4 = v.and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 64))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 80)));
+            high4 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 96))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(W, pairs, pb + 112)));
+            total = total.add(low4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codes.rearrange(SUB_BLOCKS_4_6)))
+                    .add(high4.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codes.rearrange(SUB_BLOCKS_5_7)));
+            acc = ((FloatVector) total.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minAcc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -1,12 +1,17 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.Lanes.B16;
 import static dev.fathom.tensor.kernel.Lanes.B8;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.FIRST_TWICE;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.P8;
 import static dev.fathom.tensor.kernel.Lanes.PF;
+import static dev.fathom.tensor.kernel.Lanes.SECOND_TWICE;
+import static dev.fathom.tensor.kernel.Lanes.W;
+import static dev.fathom.tensor.kernel.Lanes.WF;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -112,6 +117,9 @@ final class Q6_KKernel extends WeightKernel {
      */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
+        if (Lanes.WIDE) {
+            return dotWide(w, offset, qx, n);
+        }
         int[] pairs = qx.pairs;
         int[] sums16 = qx.sums16;
         FloatVector acc = FloatVector.zero(PF);
@@ -137,17 +145,17 @@ final class Q6_KKernel extends WeightKernel {
                     IntVector r0 = l0.and(0x000F000F).or(hb.lanewise(VectorOperators.LSHL, 4).and(0x00300030))
                             .mul(IntVector.fromArray(P, pairs, at))
                             .add(l0.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
-                                    .mul(IntVector.fromArray(P, pairs, at + 8)));
+                                    .mul(IntVector.fromArray(P, pairs, at + 16)));
                     IntVector r1 = l1.and(0x000F000F).or(hb.lanewise(VectorOperators.LSHL, 2).and(0x00300030))
-                            .mul(IntVector.fromArray(P, pairs, at + 16))
-                            .add(l1.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 6).and(0x00300030))
-                                    .mul(IntVector.fromArray(P, pairs, at + 24)));
-                    IntVector r2 = l0.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(hb.and(0x00300030))
                             .mul(IntVector.fromArray(P, pairs, at + 32))
+                            .add(l1.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 6).and(0x00300030))
+                                    .mul(IntVector.fromArray(P, pairs, at + 48)));
+                    IntVector r2 = l0.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(hb.and(0x00300030))
+                            .mul(IntVector.fromArray(P, pairs, at + 8))
                             .add(l0.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
-                                    .mul(IntVector.fromArray(P, pairs, at + 40)));
+                                    .mul(IntVector.fromArray(P, pairs, at + 24)));
                     IntVector r3 = l1.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 2).and(0x00300030))
-                            .mul(IntVector.fromArray(P, pairs, at + 48))
+                            .mul(IntVector.fromArray(P, pairs, at + 40))
                             .add(l1.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(hb.lanewise(VectorOperators.LSHR, 10).and(0x00300030))
                                     .mul(IntVector.fromArray(P, pairs, at + 56)));
                     int group = c / 16; // of the load's first lane, within the run's two
@@ -165,6 +173,77 @@ final class Q6_KKernel extends WeightKernel {
             // Per lane at most 64 quants of 63 times activations of 127 and scales of 128: inside an int.
             acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, PF, 0))
                     .fma(FloatVector.broadcast(PF, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Per-half shifts that take groups g and g + 2 of a nibble run, or of its high bits. */
+    private static final IntVector NIBBLES_EVEN = Lanes.spread(0, 4);
+    private static final IntVector NIBBLES_ODD = Lanes.spread(8, 12);
+    private static final IntVector HIGH_EVEN = Lanes.spread(4, 0);
+    private static final IntVector HIGH_ODD = Lanes.spread(4, 8);
+    /** Group scales (of 16 values) for the lanes of 32-value groups g and g + 2, for g = 0, 1, 4, 5. */
+    private static final VectorShuffle<Integer> SCALES_0 = groupScales(0);
+    private static final VectorShuffle<Integer> SCALES_1 = groupScales(1);
+    private static final VectorShuffle<Integer> SCALES_4 = groupScales(4);
+    private static final VectorShuffle<Integer> SCALES_5 = groupScales(5);
+
+    private static VectorShuffle<Integer> groupScales(int g) {
+        return VectorShuffle.fromOp(W, lane -> 2 * (lane < 8 ? g : g + 2) + lane % 8 / 4);
+    }
+
+    /**
+     * {@link #dot} on 512-bit vectors, with the activation pairs of groups g and g + 2 side by
+     * side (see {@code QuantizedVector.pairs}): each nibble run and its high bits are read into
+     * both halves of a vector, and per-half shifts take group g's quants in the first and
+     * g + 2's in the second.
+     */
+    private static float dotWide(MemorySegment w, long offset, QuantizedVector qx, int n) {
+        int[] pairs = qx.pairs;
+        int[] sums16 = qx.sums16;
+        FloatVector acc = FloatVector.zero(WF);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(F16, block + 208)) * qx.d[b];
+            IntVector scales = (IntVector) ByteVector.fromMemorySegment(B16, w, block + 192, LE)
+                    .convertShape(VectorOperators.B2I, W, 0);
+            IntVector offsets = scales.mul(IntVector.fromArray(W, sums16, b * 16));
+            IntVector bits = IntVector.fromMemorySegment(W, w, block + 128, LE); // both halves' high bits
+            int pb = b * 128;
+            // The first half: groups 0-3.
+            IntVector nibbles = IntVector.fromMemorySegment(W, w, block, LE);
+            IntVector l0 = nibbles.rearrange(FIRST_TWICE);
+            IntVector l1 = nibbles.rearrange(SECOND_TWICE);
+            IntVector h0 = bits.rearrange(FIRST_TWICE);
+            IntVector h1 = h0.lanewise(VectorOperators.LSHR, 2);
+            IntVector r0 = l0.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb))
+                    .add(l0.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                            .or(h0.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 16)));
+            IntVector r1 = l1.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 32))
+                    .add(l1.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                            .or(h1.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 48)));
+            IntVector total = r0.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(scales.rearrange(SCALES_0))
+                    .add(r1.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(scales.rearrange(SCALES_1)));
+            // The second half: groups 4-7.
+            nibbles = IntVector.fromMemorySegment(W, w, block + 64, LE);
+            l0 = nibbles.rearrange(FIRST_TWICE);
+            l1 = nibbles.rearrange(SECOND_TWICE);
+            h0 = bits.rearrange(SECOND_TWICE);
+            h1 = h0.lanewise(VectorOperators.LSHR, 2);
+            r0 = l0.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 64))
+                    .add(l0.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                            .or(h0.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 80)));
+            r1 = l1.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 96))
+                    .add(l1.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                            .or(h1.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030)).mul(IntVector.fromArray(W, pairs, pb + 112)));
+            total = total.add(r0.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(scales.rearrange(SCALES_4)))
+                    .add(r1.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(scales.rearrange(SCALES_5)));
+            acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, d), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
