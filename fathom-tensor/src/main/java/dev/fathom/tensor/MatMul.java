@@ -2,9 +2,6 @@ package dev.fathom.tensor;
 
 import dev.fathom.tensor.kernel.WeightKernel;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Products of weight matrices with batches of activations: {@code out[t][r] = Σ_c W[r][c] · x[t][c]}.
@@ -12,10 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Two regimes. With few tokens (decode) the product is memory-bound: every weight is read
  * once, in place, by the type's fused integer dot product, and rows are split between threads.
  * With many tokens (prefill) it is compute-bound: each thread decodes a panel of rows to floats
- * once and multiplies it with every token in register tiles of 4 rows × 4 tokens (3 × 4 where
- * the CPU has 16 vector registers rather than 32: sixteen accumulators would not leave room for
- * the operands, and the JIT would spill them to the stack on every step), so that a loaded weight
- * serves four tokens and a loaded activation three or four rows. Both paths see the same
+ * once and multiplies it with every token in register tiles ({@link FloatTiles#products}), so
+ * that a loaded weight serves four tokens and a loaded activation three or four rows. Both paths see the same
  * activation values (see {@link ActivationFormat}), so they agree to float rounding.
  */
 public final class MatMul {
@@ -27,11 +22,7 @@ public final class MatMul {
      * matrices of a model of a few million parameters, such as the one Fathom ships).
      */
     static final long MIN_SHARE_BYTES = 64 << 10;
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** Rows per register tile: 4 × 4 tokens with 32 vector registers, 3 × 4 with 16 (see {@link VectorRegisters}). */
-    private static final boolean REGISTERS_32 = VectorRegisters.COUNT == 32;
-    private static final int TILE_ROWS = REGISTERS_32 ? 4 : 3;
-    private static final int PANEL_ROWS = 4 * TILE_ROWS;
+    private static final int PANEL_ROWS = 4 * FloatTiles.TILE_ROWS;
 
     private final Parallel parallel;
     private final float[][] panels;
@@ -159,7 +150,7 @@ public final class MatMul {
                 for (int i = 0; i < n; i++) {
                     w.dequantizeRow(r0 + i, panel, i * cols);
                 }
-                multiplyPanel(panel, n, r0, rows, xs, tokens, cols, out);
+                FloatTiles.products(xs, 0, tokens, panel, 0, n, cols, out, r0, rows);
             }
         });
     }
@@ -173,163 +164,4 @@ public final class MatMul {
         return p;
     }
 
-    /** out[t][r0 + i] = panel[i] · xs[t] for the panel's n rows and every token. */
-    private static void multiplyPanel(float[] panel, int n, int r0, int rows, float[] xs, int tokens, int cols,
-            float[] out) {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) {
-            int i = 0;
-            for (; i + TILE_ROWS <= n; i += TILE_ROWS) {
-                if (REGISTERS_32) {
-                    tile4x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
-                } else {
-                    tile3x4(panel, i * cols, xs, t * cols, cols, out, t * rows + r0 + i, rows);
-                }
-            }
-            for (; i < n; i++) {
-                for (int u = t; u < t + 4; u++) {
-                    out[u * rows + r0 + i] = dot(panel, i * cols, xs, u * cols, cols);
-                }
-            }
-        }
-        for (; t < tokens; t++) {
-            for (int i = 0; i < n; i++) {
-                out[t * rows + r0 + i] = dot(panel, i * cols, xs, t * cols, cols);
-            }
-        }
-    }
-
-    /**
-     * Four rows (at w, w + k, ...) times four tokens (at x, x + k, ...), sixteen accumulators held
-     * in registers; writes out[o + token·stride + row].
-     */
-    private static void tile4x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
-        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
-        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
-        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
-        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
-        int step = F.length();
-        int c = 0;
-        for (; c + step <= k; c += step) {
-            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
-            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
-            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
-            FloatVector w3 = FloatVector.fromArray(F, panel, w + 3 * k + c);
-            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
-            a00 = w0.fma(x0, a00);
-            a10 = w1.fma(x0, a10);
-            a20 = w2.fma(x0, a20);
-            a30 = w3.fma(x0, a30);
-            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
-            a01 = w0.fma(x1, a01);
-            a11 = w1.fma(x1, a11);
-            a21 = w2.fma(x1, a21);
-            a31 = w3.fma(x1, a31);
-            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
-            a02 = w0.fma(x2, a02);
-            a12 = w1.fma(x2, a12);
-            a22 = w2.fma(x2, a22);
-            a32 = w3.fma(x2, a32);
-            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
-            a03 = w0.fma(x3, a03);
-            a13 = w1.fma(x3, a13);
-            a23 = w2.fma(x3, a23);
-            a33 = w3.fma(x3, a33);
-        }
-        // Reduced one by one: gathering the accumulators into an array would make the JIT box them.
-        int t0 = o;
-        int t1 = o + stride;
-        int t2 = o + 2 * stride;
-        int t3 = o + 3 * stride;
-        out[t0] = a00.reduceLanes(VectorOperators.ADD);
-        out[t1] = a01.reduceLanes(VectorOperators.ADD);
-        out[t2] = a02.reduceLanes(VectorOperators.ADD);
-        out[t3] = a03.reduceLanes(VectorOperators.ADD);
-        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
-        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
-        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
-        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
-        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
-        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
-        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
-        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
-        out[t0 + 3] = a30.reduceLanes(VectorOperators.ADD);
-        out[t1 + 3] = a31.reduceLanes(VectorOperators.ADD);
-        out[t2 + 3] = a32.reduceLanes(VectorOperators.ADD);
-        out[t3 + 3] = a33.reduceLanes(VectorOperators.ADD);
-        for (int cc = c; cc < k; cc++) { // columns past the last full vector
-            for (int i = 0; i < 4; i++) {
-                for (int t = 0; t < 4; t++) {
-                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
-                }
-            }
-        }
-    }
-
-    /** As {@link #tile4x4}, for three rows: twelve accumulators, which 16 registers hold with the operands. */
-    private static void tile3x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
-        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
-        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
-        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
-        int step = F.length();
-        int c = 0;
-        for (; c + step <= k; c += step) {
-            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
-            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
-            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
-            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
-            a00 = w0.fma(x0, a00);
-            a10 = w1.fma(x0, a10);
-            a20 = w2.fma(x0, a20);
-            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
-            a01 = w0.fma(x1, a01);
-            a11 = w1.fma(x1, a11);
-            a21 = w2.fma(x1, a21);
-            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
-            a02 = w0.fma(x2, a02);
-            a12 = w1.fma(x2, a12);
-            a22 = w2.fma(x2, a22);
-            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
-            a03 = w0.fma(x3, a03);
-            a13 = w1.fma(x3, a13);
-            a23 = w2.fma(x3, a23);
-        }
-        int t0 = o;
-        int t1 = o + stride;
-        int t2 = o + 2 * stride;
-        int t3 = o + 3 * stride;
-        out[t0] = a00.reduceLanes(VectorOperators.ADD);
-        out[t1] = a01.reduceLanes(VectorOperators.ADD);
-        out[t2] = a02.reduceLanes(VectorOperators.ADD);
-        out[t3] = a03.reduceLanes(VectorOperators.ADD);
-        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
-        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
-        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
-        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
-        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
-        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
-        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
-        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
-        for (int cc = c; cc < k; cc++) { // columns past the last full vector
-            for (int i = 0; i < 3; i++) {
-                for (int t = 0; t < 4; t++) {
-                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
-                }
-            }
-        }
-    }
-
-    private static float dot(float[] a, int aOffset, float[] b, int bOffset, int n) {
-        FloatVector acc = FloatVector.zero(F);
-        int step = F.length();
-        int i = 0;
-        for (; i + step <= n; i += step) {
-            acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
-        }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            sum += a[aOffset + i] * b[bOffset + i];
-        }
-        return sum;
-    }
 }

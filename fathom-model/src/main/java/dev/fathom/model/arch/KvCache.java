@@ -104,6 +104,11 @@ public final class KvCache implements AutoCloseable {
         read(keys[layer], row(slot, position, keyWidth) + (long) type.bytes * from, dst, n);
     }
 
+    /** Copies the whole key rows of positions [{@code first}, {@code first + count}) of a slot into {@code dst}, one after another, as floats. */
+    public void readKeys(int layer, int slot, int first, int count, float[] dst) {
+        read(keys[layer], row(slot, first, keyWidth), dst, count * keyWidth);
+    }
+
     /** Copies {@code n} values of a value row, from element {@code from}, into {@code dst} as floats. */
     public void readValue(int layer, int slot, int position, int from, float[] dst, int n) {
         read(values[layer], row(slot, position, valueWidth) + (long) type.bytes * from, dst, n);

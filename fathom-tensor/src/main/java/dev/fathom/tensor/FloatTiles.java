@@ -1,0 +1,266 @@
+package dev.fathom.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Products of float matrices in register tiles, on the calling thread: the prompt path's panels
+ * of decoded weights against the tokens, and attention's queries against a block of cached keys
+ * and its probabilities against their values. Row-major throughout, each with its own offset
+ * and row stride.
+ */
+public final class FloatTiles {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Rows of B per tile of {@link #products}: 4 × 4 rows with 32 vector registers, 3 × 4 with 16 (see {@link VectorRegisters}). */
+    private static final boolean REGISTERS_32 = VectorRegisters.COUNT == 32;
+    static final int TILE_ROWS = REGISTERS_32 ? 4 : 3;
+
+    private FloatTiles() {
+    }
+
+    /**
+     * {@code out[outAt + i·stride + j] = A_i · B_j} for the {@code aRows} rows of A (each
+     * {@code k} long, at {@code a[aAt]}, one after another) and the {@code bRows} of B. Tiles
+     * of 4 rows of A × 4 of B (3 of B where the CPU has 16 vector registers: sixteen
+     * accumulators would not leave room for the operands, and the JIT would spill them to the
+     * stack on every step), so that every loaded vector serves three or four products.
+     */
+    public static void products(float[] a, int aAt, int aRows, float[] b, int bAt, int bRows, int k, float[] out,
+            int outAt, int stride) {
+        int i = 0;
+        for (; i + 4 <= aRows; i += 4) {
+            int j = 0;
+            for (; j + TILE_ROWS <= bRows; j += TILE_ROWS) {
+                if (REGISTERS_32) {
+                    tile4x4(b, bAt + j * k, a, aAt + i * k, k, out, outAt + i * stride + j, stride);
+                } else {
+                    tile3x4(b, bAt + j * k, a, aAt + i * k, k, out, outAt + i * stride + j, stride);
+                }
+            }
+            for (; j < bRows; j++) {
+                for (int u = i; u < i + 4; u++) {
+                    out[outAt + u * stride + j] = dot(b, bAt + j * k, a, aAt + u * k, k);
+                }
+            }
+        }
+        for (; i < aRows; i++) {
+            for (int j = 0; j < bRows; j++) {
+                out[outAt + i * stride + j] = dot(b, bAt + j * k, a, aAt + i * k, k);
+            }
+        }
+    }
+
+    /**
+     * {@code out[outAt + i·outStride + c] += Σ_t p[pAt + i·pStride + t] · v[vAt + t·vStride + c]}
+     * for {@code rows} rows i, {@code count} terms t and {@code width} columns c: each row of P
+     * weighs the rows of V (attention's probabilities and values). Tiles of 4 rows × 2 vectors
+     * of columns, whose accumulators stay in registers while the terms go by.
+     */
+    public static void weightedSums(float[] p, int pAt, int pStride, int rows, float[] v, int vAt, int vStride,
+            int count, int width, float[] out, int outAt, int outStride) {
+        int step = F.length();
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            int c = 0;
+            for (; c + 2 * step <= width; c += 2 * step) {
+                sums4x2(p, pAt + i * pStride, pStride, v, vAt + c, vStride, count, out, outAt + i * outStride + c, outStride);
+            }
+            for (int u = i; u < i + 4; u++) {
+                sumsOfRow(p, pAt + u * pStride, v, vAt, vStride, count, c, width, out, outAt + u * outStride);
+            }
+        }
+        for (; i < rows; i++) {
+            sumsOfRow(p, pAt + i * pStride, v, vAt, vStride, count, 0, width, out, outAt + i * outStride);
+        }
+    }
+
+    /** Four rows of P against two vectors of V's columns: eight accumulators. */
+    private static void sums4x2(float[] p, int pAt, int pStride, float[] v, int vAt, int vStride, int count,
+            float[] out, int o, int outStride) {
+        int step = F.length();
+        FloatVector a00 = FloatVector.fromArray(F, out, o), a01 = FloatVector.fromArray(F, out, o + step);
+        FloatVector a10 = FloatVector.fromArray(F, out, o + outStride), a11 = FloatVector.fromArray(F, out, o + outStride + step);
+        FloatVector a20 = FloatVector.fromArray(F, out, o + 2 * outStride), a21 = FloatVector.fromArray(F, out, o + 2 * outStride + step);
+        FloatVector a30 = FloatVector.fromArray(F, out, o + 3 * outStride), a31 = FloatVector.fromArray(F, out, o + 3 * outStride + step);
+        for (int t = 0; t < count; t++) {
+            FloatVector v0 = FloatVector.fromArray(F, v, vAt + t * vStride);
+            FloatVector v1 = FloatVector.fromArray(F, v, vAt + t * vStride + step);
+            FloatVector p0 = FloatVector.broadcast(F, p[pAt + t]);
+            a00 = v0.fma(p0, a00);
+            a01 = v1.fma(p0, a01);
+            FloatVector p1 = FloatVector.broadcast(F, p[pAt + pStride + t]);
+            a10 = v0.fma(p1, a10);
+            a11 = v1.fma(p1, a11);
+            FloatVector p2 = FloatVector.broadcast(F, p[pAt + 2 * pStride + t]);
+            a20 = v0.fma(p2, a20);
+            a21 = v1.fma(p2, a21);
+            FloatVector p3 = FloatVector.broadcast(F, p[pAt + 3 * pStride + t]);
+            a30 = v0.fma(p3, a30);
+            a31 = v1.fma(p3, a31);
+        }
+        a00.intoArray(out, o);
+        a01.intoArray(out, o + step);
+        a10.intoArray(out, o + outStride);
+        a11.intoArray(out, o + outStride + step);
+        a20.intoArray(out, o + 2 * outStride);
+        a21.intoArray(out, o + 2 * outStride + step);
+        a30.intoArray(out, o + 3 * outStride);
+        a31.intoArray(out, o + 3 * outStride + step);
+    }
+
+    /** Columns [from, width) of one row of {@link #weightedSums}: a vector at a time, then one at a time. */
+    private static void sumsOfRow(float[] p, int pAt, float[] v, int vAt, int vStride, int count, int from, int width,
+            float[] out, int o) {
+        int step = F.length();
+        int c = from;
+        for (; c + step <= width; c += step) {
+            FloatVector acc = FloatVector.fromArray(F, out, o + c);
+            for (int t = 0; t < count; t++) {
+                acc = FloatVector.fromArray(F, v, vAt + t * vStride + c).fma(FloatVector.broadcast(F, p[pAt + t]), acc);
+            }
+            acc.intoArray(out, o + c);
+        }
+        for (; c < width; c++) {
+            float sum = out[o + c];
+            for (int t = 0; t < count; t++) {
+                sum += p[pAt + t] * v[vAt + t * vStride + c];
+            }
+            out[o + c] = sum;
+        }
+    }
+
+    /**
+     * Four rows of B (at w, w + k, ...) times four rows of A (at x, x + k, ...), sixteen
+     * accumulators held in registers; writes out[o + a·stride + b].
+     */
+    private static void tile4x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+        int step = F.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
+            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
+            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
+            FloatVector w3 = FloatVector.fromArray(F, panel, w + 3 * k + c);
+            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            a00 = w0.fma(x0, a00);
+            a10 = w1.fma(x0, a10);
+            a20 = w2.fma(x0, a20);
+            a30 = w3.fma(x0, a30);
+            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            a01 = w0.fma(x1, a01);
+            a11 = w1.fma(x1, a11);
+            a21 = w2.fma(x1, a21);
+            a31 = w3.fma(x1, a31);
+            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            a02 = w0.fma(x2, a02);
+            a12 = w1.fma(x2, a12);
+            a22 = w2.fma(x2, a22);
+            a32 = w3.fma(x2, a32);
+            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            a03 = w0.fma(x3, a03);
+            a13 = w1.fma(x3, a13);
+            a23 = w2.fma(x3, a23);
+            a33 = w3.fma(x3, a33);
+        }
+        // Reduced one by one: gathering the accumulators into an array would make the JIT box them.
+        int t0 = o;
+        int t1 = o + stride;
+        int t2 = o + 2 * stride;
+        int t3 = o + 3 * stride;
+        out[t0] = a00.reduceLanes(VectorOperators.ADD);
+        out[t1] = a01.reduceLanes(VectorOperators.ADD);
+        out[t2] = a02.reduceLanes(VectorOperators.ADD);
+        out[t3] = a03.reduceLanes(VectorOperators.ADD);
+        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
+        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
+        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
+        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
+        out[t0 + 3] = a30.reduceLanes(VectorOperators.ADD);
+        out[t1 + 3] = a31.reduceLanes(VectorOperators.ADD);
+        out[t2 + 3] = a32.reduceLanes(VectorOperators.ADD);
+        out[t3 + 3] = a33.reduceLanes(VectorOperators.ADD);
+        for (int cc = c; cc < k; cc++) { // columns past the last full vector
+            for (int i = 0; i < 4; i++) {
+                for (int t = 0; t < 4; t++) {
+                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
+                }
+            }
+        }
+    }
+
+    /** As {@link #tile4x4}, for three rows of B: twelve accumulators, which 16 registers hold with the operands. */
+    private static void tile3x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        int step = F.length();
+        int c = 0;
+        for (; c + step <= k; c += step) {
+            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
+            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
+            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
+            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            a00 = w0.fma(x0, a00);
+            a10 = w1.fma(x0, a10);
+            a20 = w2.fma(x0, a20);
+            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            a01 = w0.fma(x1, a01);
+            a11 = w1.fma(x1, a11);
+            a21 = w2.fma(x1, a21);
+            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            a02 = w0.fma(x2, a02);
+            a12 = w1.fma(x2, a12);
+            a22 = w2.fma(x2, a22);
+            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            a03 = w0.fma(x3, a03);
+            a13 = w1.fma(x3, a13);
+            a23 = w2.fma(x3, a23);
+        }
+        int t0 = o;
+        int t1 = o + stride;
+        int t2 = o + 2 * stride;
+        int t3 = o + 3 * stride;
+        out[t0] = a00.reduceLanes(VectorOperators.ADD);
+        out[t1] = a01.reduceLanes(VectorOperators.ADD);
+        out[t2] = a02.reduceLanes(VectorOperators.ADD);
+        out[t3] = a03.reduceLanes(VectorOperators.ADD);
+        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
+        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
+        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
+        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
+        for (int cc = c; cc < k; cc++) { // columns past the last full vector
+            for (int i = 0; i < 3; i++) {
+                for (int t = 0; t < 4; t++) {
+                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
+                }
+            }
+        }
+    }
+
+    private static float dot(float[] a, int aOffset, float[] b, int bOffset, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int step = F.length();
+        int i = 0;
+        for (; i + step <= n; i += step) {
+            acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[aOffset + i] * b[bOffset + i];
+        }
+        return sum;
+    }
+}
