@@ -21,32 +21,33 @@ public final class FloatTiles {
 
     /**
      * {@code out[outAt + i·stride + j] = A_i · B_j} for the {@code aRows} rows of A (each
-     * {@code k} long, at {@code a[aAt]}, one after another) and the {@code bRows} of B. Tiles
-     * of 4 rows of A × 4 of B (3 of B where the CPU has 16 vector registers: sixteen
-     * accumulators would not leave room for the operands, and the JIT would spill them to the
-     * stack on every step), so that every loaded vector serves three or four products.
+     * {@code k} long, the first at {@code a[aAt]}, the next {@code aStride} further on) and the
+     * {@code bRows} of B. Tiles of 4 rows of A × 4 of B (3 of B where the CPU has 16 vector
+     * registers: sixteen accumulators would not leave room for the operands, and the JIT would
+     * spill them to the stack on every step), so that every loaded vector serves three or four
+     * products.
      */
-    public static void products(float[] a, int aAt, int aRows, float[] b, int bAt, int bRows, int k, float[] out,
-            int outAt, int stride) {
+    public static void products(float[] a, int aAt, int aStride, int aRows, float[] b, int bAt, int bStride, int bRows,
+            int k, float[] out, int outAt, int stride) {
         int i = 0;
         for (; i + 4 <= aRows; i += 4) {
             int j = 0;
             for (; j + TILE_ROWS <= bRows; j += TILE_ROWS) {
                 if (REGISTERS_32) {
-                    tile4x4(b, bAt + j * k, a, aAt + i * k, k, out, outAt + i * stride + j, stride);
+                    tile4x4(b, bAt + j * bStride, bStride, a, aAt + i * aStride, aStride, k, out, outAt + i * stride + j, stride);
                 } else {
-                    tile3x4(b, bAt + j * k, a, aAt + i * k, k, out, outAt + i * stride + j, stride);
+                    tile3x4(b, bAt + j * bStride, bStride, a, aAt + i * aStride, aStride, k, out, outAt + i * stride + j, stride);
                 }
             }
             for (; j < bRows; j++) {
                 for (int u = i; u < i + 4; u++) {
-                    out[outAt + u * stride + j] = dot(b, bAt + j * k, a, aAt + u * k, k);
+                    out[outAt + u * stride + j] = dot(b, bAt + j * bStride, a, aAt + u * aStride, k);
                 }
             }
         }
         for (; i < aRows; i++) {
             for (int j = 0; j < bRows; j++) {
-                out[outAt + i * stride + j] = dot(b, bAt + j * k, a, aAt + i * k, k);
+                out[outAt + i * stride + j] = dot(b, bAt + j * bStride, a, aAt + i * aStride, k);
             }
         }
     }
@@ -131,10 +132,11 @@ public final class FloatTiles {
     }
 
     /**
-     * Four rows of B (at w, w + k, ...) times four rows of A (at x, x + k, ...), sixteen
-     * accumulators held in registers; writes out[o + a·stride + b].
+     * Four rows of B (at bAt, bAt + bStride, ...) times four rows of A (at aAt, aAt + aStride,
+     * ...), sixteen accumulators held in registers; writes out[o + (row of A)·stride + (row of B)].
      */
-    private static void tile4x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+    private static void tile4x4(float[] b, int bAt, int bStride, float[] a, int aAt, int aStride, int k, float[] out,
+            int o, int stride) {
         FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
@@ -142,26 +144,26 @@ public final class FloatTiles {
         int step = F.length();
         int c = 0;
         for (; c + step <= k; c += step) {
-            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
-            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
-            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
-            FloatVector w3 = FloatVector.fromArray(F, panel, w + 3 * k + c);
-            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            FloatVector w0 = FloatVector.fromArray(F, b, bAt + c);
+            FloatVector w1 = FloatVector.fromArray(F, b, bAt + bStride + c);
+            FloatVector w2 = FloatVector.fromArray(F, b, bAt + 2 * bStride + c);
+            FloatVector w3 = FloatVector.fromArray(F, b, bAt + 3 * bStride + c);
+            FloatVector x0 = FloatVector.fromArray(F, a, aAt + c);
             a00 = w0.fma(x0, a00);
             a10 = w1.fma(x0, a10);
             a20 = w2.fma(x0, a20);
             a30 = w3.fma(x0, a30);
-            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            FloatVector x1 = FloatVector.fromArray(F, a, aAt + aStride + c);
             a01 = w0.fma(x1, a01);
             a11 = w1.fma(x1, a11);
             a21 = w2.fma(x1, a21);
             a31 = w3.fma(x1, a31);
-            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            FloatVector x2 = FloatVector.fromArray(F, a, aAt + 2 * aStride + c);
             a02 = w0.fma(x2, a02);
             a12 = w1.fma(x2, a12);
             a22 = w2.fma(x2, a22);
             a32 = w3.fma(x2, a32);
-            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            FloatVector x3 = FloatVector.fromArray(F, a, aAt + 3 * aStride + c);
             a03 = w0.fma(x3, a03);
             a13 = w1.fma(x3, a13);
             a23 = w2.fma(x3, a23);
@@ -191,36 +193,37 @@ public final class FloatTiles {
         for (int cc = c; cc < k; cc++) { // columns past the last full vector
             for (int i = 0; i < 4; i++) {
                 for (int t = 0; t < 4; t++) {
-                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
+                    out[o + t * stride + i] += b[bAt + i * bStride + cc] * a[aAt + t * aStride + cc];
                 }
             }
         }
     }
 
     /** As {@link #tile4x4}, for three rows of B: twelve accumulators, which 16 registers hold with the operands. */
-    private static void tile3x4(float[] panel, int w, float[] xs, int x, int k, float[] out, int o, int stride) {
+    private static void tile3x4(float[] b, int bAt, int bStride, float[] a, int aAt, int aStride, int k, float[] out,
+            int o, int stride) {
         FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
         int step = F.length();
         int c = 0;
         for (; c + step <= k; c += step) {
-            FloatVector w0 = FloatVector.fromArray(F, panel, w + c);
-            FloatVector w1 = FloatVector.fromArray(F, panel, w + k + c);
-            FloatVector w2 = FloatVector.fromArray(F, panel, w + 2 * k + c);
-            FloatVector x0 = FloatVector.fromArray(F, xs, x + c);
+            FloatVector w0 = FloatVector.fromArray(F, b, bAt + c);
+            FloatVector w1 = FloatVector.fromArray(F, b, bAt + bStride + c);
+            FloatVector w2 = FloatVector.fromArray(F, b, bAt + 2 * bStride + c);
+            FloatVector x0 = FloatVector.fromArray(F, a, aAt + c);
             a00 = w0.fma(x0, a00);
             a10 = w1.fma(x0, a10);
             a20 = w2.fma(x0, a20);
-            FloatVector x1 = FloatVector.fromArray(F, xs, x + k + c);
+            FloatVector x1 = FloatVector.fromArray(F, a, aAt + aStride + c);
             a01 = w0.fma(x1, a01);
             a11 = w1.fma(x1, a11);
             a21 = w2.fma(x1, a21);
-            FloatVector x2 = FloatVector.fromArray(F, xs, x + 2 * k + c);
+            FloatVector x2 = FloatVector.fromArray(F, a, aAt + 2 * aStride + c);
             a02 = w0.fma(x2, a02);
             a12 = w1.fma(x2, a12);
             a22 = w2.fma(x2, a22);
-            FloatVector x3 = FloatVector.fromArray(F, xs, x + 3 * k + c);
+            FloatVector x3 = FloatVector.fromArray(F, a, aAt + 3 * aStride + c);
             a03 = w0.fma(x3, a03);
             a13 = w1.fma(x3, a13);
             a23 = w2.fma(x3, a23);
@@ -244,7 +247,7 @@ public final class FloatTiles {
         for (int cc = c; cc < k; cc++) { // columns past the last full vector
             for (int i = 0; i < 3; i++) {
                 for (int t = 0; t < 4; t++) {
-                    out[o + t * stride + i] += panel[w + i * k + cc] * xs[x + t * k + cc];
+                    out[o + t * stride + i] += b[bAt + i * bStride + cc] * a[aAt + t * aStride + cc];
                 }
             }
         }

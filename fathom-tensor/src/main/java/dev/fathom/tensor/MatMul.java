@@ -150,7 +150,7 @@ public final class MatMul {
                 for (int i = 0; i < n; i++) {
                     w.dequantizeRow(r0 + i, panel, i * cols);
                 }
-                FloatTiles.products(xs, 0, tokens, panel, 0, n, cols, out, r0, rows);
+                FloatTiles.products(xs, 0, cols, tokens, panel, 0, cols, n, cols, out, r0, rows);
             }
         });
     }

@@ -22,16 +22,18 @@ class FloatTilesTest {
     @CsvSource({"1, 1, 5", "4, 4, 64", "9, 7, 83", "12, 13, 576", "5, 26, 17"})
     void productsAreTheDotProductsOfEveryPairOfRows(int aRows, int bRows, int k) {
         Random random = new Random(aRows * 31 + bRows);
-        float[] a = gaussian(random, 3 + aRows * k);
-        float[] b = gaussian(random, 2 + bRows * k);
+        int aStride = k + 2; // rows with gaps, as a head's slice of cached rows
+        int bStride = k;
+        float[] a = gaussian(random, 3 + aRows * aStride);
+        float[] b = gaussian(random, 2 + bRows * bStride);
         int stride = bRows + 5;
         float[] out = new float[7 + aRows * stride];
-        FloatTiles.products(a, 3, aRows, b, 2, bRows, k, out, 7, stride);
+        FloatTiles.products(a, 3, aStride, aRows, b, 2, bStride, bRows, k, out, 7, stride);
         for (int i = 0; i < aRows; i++) {
             for (int j = 0; j < bRows; j++) {
                 double expected = 0;
                 for (int c = 0; c < k; c++) {
-                    expected += (double) a[3 + i * k + c] * b[2 + j * k + c];
+                    expected += (double) a[3 + i * aStride + c] * b[2 + j * bStride + c];
                 }
                 assertThat(out[7 + i * stride + j]).as("(%d, %d)", i, j).isCloseTo((float) expected, within(1e-4f * k));
             }

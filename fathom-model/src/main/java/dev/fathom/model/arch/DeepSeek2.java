@@ -301,14 +301,7 @@ public final class DeepSeek2 implements LanguageModel {
         final float[][] scores;
         final float[][] query;
         final float[][] row;
-        // The attention's work: tokens attended one by one, and blocks of a run's tokens
-        final int[] singles;
-        final int[] blockFirst;
-        final int[] blockCount;
-        final float[][] blockQueries;
-        final float[][] keyBlock;
-        final float[][] blockOut;
-        private final float[][] blockScores;
+        final AttentionBlocks blocks;
 
         Scratch(DeepSeek2Config c, int capacity, int contextLength, int threads) {
             this.capacity = capacity;
@@ -359,22 +352,7 @@ public final class DeepSeek2 implements LanguageModel {
             scores = new float[threads][heads * contextLength];
             query = new float[threads][heads * c.cacheWidth()];
             row = new float[threads][c.cacheWidth()];
-            singles = new int[capacity];
-            blockFirst = new int[capacity];
-            blockCount = new int[capacity];
-            int blockRows = Math.max(1, QUERY_ROWS / heads) * heads;
-            blockQueries = new float[threads][blockRows * c.cacheWidth()];
-            keyBlock = new float[threads][KEY_BLOCK * c.cacheWidth()];
-            blockOut = new float[threads][blockRows * c.kvLoraRank()];
-            blockScores = new float[threads][];
-        }
-
-        /** Worker {@code worker}'s scores of a block of queries, at least {@code size} long: grown as prompts get longer. */
-        float[] blockScores(int worker, int size) {
-            if (blockScores[worker] == null || blockScores[worker].length < size) {
-                blockScores[worker] = new float[size];
-            }
-            return blockScores[worker];
+            blocks = new AttentionBlocks(capacity, threads);
         }
     }
 
@@ -563,56 +541,29 @@ public final class DeepSeek2 implements LanguageModel {
         matmul.multiply(layer.wo, s.attention, s.projected);
     }
 
-    /** Tokens of one sequence in a batch (a prompt, or a chunk of one) from which its attention runs in blocks. */
-    static final int BLOCKED_MIN_TOKENS = 16;
-    /** Query rows (tokens × heads) per work item of the blocked attention: at least one token's heads. */
-    private static final int QUERY_ROWS = 64;
-    /** Cached rows per block of keys in the blocked attention. */
-    private static final int KEY_BLOCK = 64;
-
     /**
-     * Causal attention in the latent space, where all heads share the cached rows [c ; k_rope].
-     * A batch's runs of at least {@link #BLOCKED_MIN_TOKENS} consecutive tokens of one sequence
-     * (prompts) attend in blocks ({@link #attendBlocks}); the other tokens (replies, one token a
-     * sequence) one by one ({@link #attendTokens}). With an f16 cache, queries and weights are
+     * Causal attention in the latent space, where all heads share the cached rows [c ; k_rope]:
+     * prompts in blocks ({@link #attendBlocks}), replies token by token ({@link #attendTokens}),
+     * as {@link AttentionBlocks} sorts them. With an f16 cache, queries and weights are
      * rounded to f16 before they meet the cache, as llama.cpp's f16 products do.
      */
     private void attend(Batch batch, KvCache cache, int layer, Scratch s) {
-        int n = batch.size();
-        int tokensPerItem = Math.max(1, QUERY_ROWS / config.heads());
-        int singles = 0;
-        int blocks = 0;
-        for (int i = 0; i < n; ) {
-            int j = i + 1;
-            while (j < n && batch.sequence(j) == batch.sequence(i) && batch.position(j) == batch.position(j - 1) + 1) {
-                j++;
-            }
-            if (j - i >= BLOCKED_MIN_TOKENS) {
-                for (int first = i; first < j; first += tokensPerItem) {
-                    s.blockFirst[blocks] = first;
-                    s.blockCount[blocks++] = Math.min(tokensPerItem, j - first);
-                }
-            } else {
-                for (int t = i; t < j; t++) {
-                    s.singles[singles++] = t;
-                }
-            }
-            i = j;
+        AttentionBlocks plan = s.blocks;
+        plan.plan(batch, AttentionBlocks.tokensPerBlock(config.heads()));
+        if (plan.singleCount > 0) {
+            attendTokens(batch, cache, layer, s, plan.singleCount);
         }
-        if (singles > 0) {
-            attendTokens(batch, cache, layer, s, singles);
-        }
-        if (blocks > 0) {
-            attendBlocks(batch, cache, layer, s, blocks);
+        if (plan.blockCount > 0) {
+            attendBlocks(batch, cache, layer, s, plan.blockCount);
         }
     }
 
     /**
-     * The attention of the tokens listed in {@code s.singles}. A work item is a token and a group
-     * of its heads: each cached row is read (and widened from f16) once for the whole group,
-     * scored against each head's absorbed query, and after the softmax added, weighted, into each
-     * head's latent output {@code s.latent[h]}. With many tokens, one group each; a single token
-     * splits its heads between the threads.
+     * The attention of the tokens {@link AttentionBlocks} lists as singles. A work item is a token
+     * and a group of its heads: each cached row is read (and widened from f16) once for the whole
+     * group, scored against each head's absorbed query, and after the softmax added, weighted,
+     * into each head's latent output {@code s.latent[h]}. With many tokens, one group each; a
+     * single token splits its heads between the threads.
      */
     private void attendTokens(Batch batch, KvCache cache, int layer, Scratch s, int count) {
         DeepSeek2Config c = config;
@@ -630,7 +581,7 @@ public final class DeepSeek2 implements LanguageModel {
             float[] query = s.query[worker];
             float[] row = s.row[worker];
             for (int item = from; item < to; item++) {
-                int i = s.singles[item / groups];
+                int i = s.blocks.singles[item / groups];
                 int first = item % groups * groupSize;
                 int last = Math.min(heads, first + groupSize);
                 int slot = batch.sequence(i);
@@ -645,7 +596,7 @@ public final class DeepSeek2 implements LanguageModel {
                     }
                 }
                 for (int h = first; h < last; h++) {
-                    probabilities(scores, (h - first) * stride, length, halves);
+                    AttentionBlocks.softmax(scores, (h - first) * stride, length, halves);
                     Arrays.fill(s.latent[h].values(), i * rank, (i + 1) * rank, 0f);
                 }
                 for (int t = 0; t < length; t++) {
@@ -659,12 +610,10 @@ public final class DeepSeek2 implements LanguageModel {
     }
 
     /**
-     * The attention of runs of a sequence's tokens, in work items of a few consecutive tokens with
-     * all their heads (a block of queries, token-major). The item's keys are read a block of
-     * {@link #KEY_BLOCK} rows at a time and widened once for all its queries; the scores of all
-     * of them come from one tiled product, and after each token's causal softmax (the scores past
-     * its position weigh nothing), the latent outputs from a second one over the same rows. The
-     * heaviest items (the last tokens, which see the most keys) go first.
+     * The attention of runs of a sequence's tokens, in blocks of a few consecutive tokens with all
+     * their heads (queries token-major), as {@link AttentionBlocks} describes: the scores of a
+     * block against every key it sees from one tiled product a block of keys at a time, then the
+     * latent outputs from a second one over the same rows.
      */
     private void attendBlocks(Batch batch, KvCache cache, int layer, Scratch s, int count) {
         DeepSeek2Config c = config;
@@ -673,42 +622,36 @@ public final class DeepSeek2 implements LanguageModel {
         int width = c.cacheWidth();
         float scale = c.rope().attentionScale();
         boolean halves = cache.type() == KvCache.Type.F16;
+        AttentionBlocks plan = s.blocks;
         matmul.parallel().forRange(count, 1, (worker, from, to) -> {
-            float[] query = s.blockQueries[worker];
-            float[] keys = s.keyBlock[worker];
-            float[] out = s.blockOut[worker];
             for (int item = from; item < to; item++) {
                 int b = count - 1 - item;
-                int first = s.blockFirst[b];
-                int tokens = s.blockCount[b];
+                int first = plan.blockFirst[b];
+                int tokens = plan.blockTokens[b];
                 int rows = tokens * heads;
                 int slot = batch.sequence(first);
-                int length = batch.position(first + tokens - 1) + 1; // keys the last token sees
-                float[] scores = s.blockScores(worker, rows * length);
+                int length = batch.position(first + tokens - 1) + 1; // the keys the last token sees
+                float[] query = plan.queries(worker, rows * width);
+                float[] keys = plan.keys(worker, AttentionBlocks.KEY_BLOCK * width);
+                float[] scores = plan.scores(worker, rows * length);
+                float[] out = plan.out(worker, rows * rank);
                 for (int u = 0; u < tokens; u++) {
                     for (int h = 0; h < heads; h++) {
                         queryRow(s, first + u, h, query, (u * heads + h) * width, halves);
                     }
                 }
-                for (int t = 0; t < length; t += KEY_BLOCK) {
-                    int m = Math.min(KEY_BLOCK, length - t);
+                for (int t = 0; t < length; t += AttentionBlocks.KEY_BLOCK) {
+                    int m = Math.min(AttentionBlocks.KEY_BLOCK, length - t);
                     cache.readKeys(layer, slot, t, m, keys);
-                    FloatTiles.products(query, 0, rows, keys, 0, m, width, scores, t, length);
+                    FloatTiles.products(query, 0, width, rows, keys, 0, width, m, width, scores, t, length);
                 }
                 for (int u = 0; u < tokens; u++) {
                     int seen = batch.position(first + u) + 1;
-                    for (int r = u * heads; r < (u + 1) * heads; r++) {
-                        int at = r * length;
-                        for (int t = at; t < at + seen; t++) {
-                            scores[t] *= scale;
-                        }
-                        probabilities(scores, at, seen, halves);
-                        Arrays.fill(scores, at + seen, at + length, 0f);
-                    }
+                    AttentionBlocks.weights(scores, u * heads * length, heads, length, seen, scale, halves);
                 }
                 Arrays.fill(out, 0, rows * rank, 0f);
-                for (int t = 0; t < length; t += KEY_BLOCK) {
-                    int m = Math.min(KEY_BLOCK, length - t);
+                for (int t = 0; t < length; t += AttentionBlocks.KEY_BLOCK) { // the values: the rows' latent part
+                    int m = Math.min(AttentionBlocks.KEY_BLOCK, length - t);
                     cache.readKeys(layer, slot, t, m, keys);
                     FloatTiles.weightedSums(scores, t, length, rows, keys, 0, width, m, rank, out, 0, rank);
                 }
@@ -730,16 +673,6 @@ public final class DeepSeek2 implements LanguageModel {
         if (halves) {
             for (int d = at; d < at + c.cacheWidth(); d++) {
                 query[d] = Float.float16ToFloat(Float.floatToFloat16(query[d]));
-            }
-        }
-    }
-
-    /** The softmax of {@code length} scores at {@code at}, rounded to f16 for an f16 cache. */
-    private static void probabilities(float[] scores, int at, int length, boolean halves) {
-        VectorMath.softmax(scores, at, length);
-        if (halves) {
-            for (int t = at; t < at + length; t++) {
-                scores[t] = Float.float16ToFloat(Float.floatToFloat16(scores[t]));
             }
         }
     }

@@ -104,9 +104,14 @@ public final class KvCache implements AutoCloseable {
         read(keys[layer], row(slot, position, keyWidth) + (long) type.bytes * from, dst, n);
     }
 
-    /** Copies the whole key rows of positions [{@code first}, {@code first + count}) of a slot into {@code dst}, one after another, as floats. */
+    /** Copies the key rows of positions [{@code first}, {@code first + count}) of a slot into {@code dst}, as floats. */
     public void readKeys(int layer, int slot, int first, int count, float[] dst) {
         read(keys[layer], row(slot, first, keyWidth), dst, count * keyWidth);
+    }
+
+    /** Copies the value rows of positions [{@code first}, {@code first + count}) of a slot into {@code dst}, as floats. */
+    public void readValues(int layer, int slot, int first, int count, float[] dst) {
+        read(values[layer], row(slot, first, valueWidth), dst, count * valueWidth);
     }
 
     /** Copies {@code n} values of a value row, from element {@code from}, into {@code dst} as floats. */

@@ -2,6 +2,7 @@ package dev.fathom.model.arch;
 
 import dev.fathom.model.ModelFile;
 import dev.fathom.tensor.Activations;
+import dev.fathom.tensor.FloatTiles;
 import dev.fathom.tensor.MatMul;
 import dev.fathom.tensor.Matrix;
 import dev.fathom.tensor.kernel.VectorMath;
@@ -154,6 +155,7 @@ public final class Llama implements LanguageModel {
         /** The outputs of the fused projections, in the order of {@link Layer#qkv} and {@link Layer#gateUp}. */
         final float[][] qkv;
         final float[][] gateUp;
+        final AttentionBlocks blocks;
 
         Scratch(LlamaConfig c, int capacity, int contextLength, int threads) {
             this.capacity = capacity;
@@ -175,6 +177,7 @@ public final class Llama implements LanguageModel {
             row = new float[threads][c.headDim()];
             qkv = new float[][] {q, k, v};
             gateUp = new float[][] {gate, up};
+            blocks = new AttentionBlocks(capacity, threads);
         }
     }
 
@@ -246,27 +249,42 @@ public final class Llama implements LanguageModel {
     }
 
     /**
-     * Causal grouped-query attention. Work items are (token, kv head) pairs: each cached key and
-     * value row is read (and widened from f16) once for all the query heads that share it. With
-     * an f16 cache the queries and the attention weights are rounded to f16 before they meet the
-     * cached keys and values, as llama.cpp's f16 matrix products do.
+     * Causal grouped-query attention: prompts in blocks ({@link #attendBlocks}), replies token by
+     * token ({@link #attendTokens}), as {@link AttentionBlocks} sorts them. With an f16 cache the
+     * queries and the attention weights are rounded to f16 before they meet the cached keys and
+     * values, as llama.cpp's f16 matrix products do.
      */
     private void attention(Batch batch, KvCache cache, int layer, Scratch s) {
+        AttentionBlocks plan = s.blocks;
+        plan.plan(batch, AttentionBlocks.tokensPerBlock(config.heads() / config.kvHeads()));
+        if (plan.singleCount > 0) {
+            attendTokens(batch, cache, layer, s, plan.singleCount);
+        }
+        if (plan.blockCount > 0) {
+            attendBlocks(batch, cache, layer, s, plan.blockCount);
+        }
+        s.attention.update(batch.size());
+    }
+
+    /**
+     * The attention of the tokens {@link AttentionBlocks} lists as singles. Work items are
+     * (token, kv head) pairs: each cached key and value row is read (and widened from f16) once
+     * for all the query heads that share it.
+     */
+    private void attendTokens(Batch batch, KvCache cache, int layer, Scratch s, int count) {
         LlamaConfig c = config;
-        int n = batch.size();
         int headDim = c.headDim();
         int group = c.heads() / c.kvHeads();
         float scale = (float) (1 / Math.sqrt(headDim));
         boolean halves = cache.type() == KvCache.Type.F16;
         float[] out = s.attention.values();
-        java.util.Arrays.fill(out, 0, n * c.qDim(), 0f);
-        matmul.parallel().forRange(n * c.kvHeads(), 1, (worker, from, to) -> {
+        matmul.parallel().forRange(count * c.kvHeads(), 1, (worker, from, to) -> {
             float[] scores = s.scores[worker];
             float[] queries = s.query[worker];
             float[] row = s.row[worker];
             int length0 = cache.contextLength();
             for (int item = from; item < to; item++) {
-                int i = item / c.kvHeads();
+                int i = s.blocks.singles[item / c.kvHeads()];
                 int g = item % c.kvHeads();
                 int slot = batch.sequence(i);
                 int length = batch.position(i) + 1;
@@ -281,13 +299,9 @@ public final class Llama implements LanguageModel {
                     }
                 }
                 for (int h = 0; h < group; h++) {
-                    VectorMath.softmax(scores, h * length0, length);
-                    if (halves) {
-                        for (int t = 0; t < length; t++) {
-                            scores[h * length0 + t] = Float.float16ToFloat(Float.floatToFloat16(scores[h * length0 + t]));
-                        }
-                    }
+                    AttentionBlocks.softmax(scores, h * length0, length, halves);
                 }
+                java.util.Arrays.fill(out, q, q + group * headDim, 0f);
                 for (int t = 0; t < length; t++) {
                     cache.readValue(layer, slot, t, g * headDim, row, headDim);
                     for (int h = 0; h < group; h++) {
@@ -296,6 +310,66 @@ public final class Llama implements LanguageModel {
                 }
             }
         });
-        s.attention.update(n);
+    }
+
+    /**
+     * The attention of runs of a sequence's tokens: work items are a block of a few consecutive
+     * tokens and one kv head, whose query heads for those tokens make the block's queries (token-
+     * major). The scores of all of them against every key they see come from one tiled product a
+     * block of cached rows at a time, and after each token's causal softmax, the outputs from a
+     * second one over the value rows.
+     */
+    private void attendBlocks(Batch batch, KvCache cache, int layer, Scratch s, int count) {
+        LlamaConfig c = config;
+        int headDim = c.headDim();
+        int kvHeads = c.kvHeads();
+        int kvDim = c.kvDim();
+        int group = c.heads() / kvHeads;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        boolean halves = cache.type() == KvCache.Type.F16;
+        float[] out = s.attention.values();
+        AttentionBlocks plan = s.blocks;
+        matmul.parallel().forRange(count * kvHeads, 1, (worker, from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = count - 1 - item / kvHeads;
+                int g = item % kvHeads;
+                int first = plan.blockFirst[b];
+                int tokens = plan.blockTokens[b];
+                int rows = tokens * group;
+                int slot = batch.sequence(first);
+                int length = batch.position(first + tokens - 1) + 1; // the keys the last token sees
+                float[] query = plan.queries(worker, rows * headDim);
+                float[] keys = plan.keys(worker, AttentionBlocks.KEY_BLOCK * kvDim);
+                float[] values = plan.values(worker, AttentionBlocks.KEY_BLOCK * kvDim);
+                float[] scores = plan.scores(worker, rows * length);
+                float[] result = plan.out(worker, rows * headDim);
+                int span = group * headDim; // one token's query heads of the group
+                for (int u = 0; u < tokens; u++) {
+                    int q = (first + u) * c.qDim() + g * span;
+                    for (int d = 0; d < span; d++) {
+                        query[u * span + d] = halves ? Float.float16ToFloat(Float.floatToFloat16(s.q[q + d])) : s.q[q + d];
+                    }
+                }
+                for (int t = 0; t < length; t += AttentionBlocks.KEY_BLOCK) {
+                    int m = Math.min(AttentionBlocks.KEY_BLOCK, length - t);
+                    cache.readKeys(layer, slot, t, m, keys);
+                    FloatTiles.products(query, 0, headDim, rows, keys, g * headDim, kvDim, m, headDim, scores, t, length);
+                }
+                for (int u = 0; u < tokens; u++) {
+                    int seen = batch.position(first + u) + 1;
+                    AttentionBlocks.weights(scores, u * group * length, group, length, seen, scale, halves);
+                }
+                java.util.Arrays.fill(result, 0, rows * headDim, 0f);
+                for (int t = 0; t < length; t += AttentionBlocks.KEY_BLOCK) {
+                    int m = Math.min(AttentionBlocks.KEY_BLOCK, length - t);
+                    cache.readValues(layer, slot, t, m, values);
+                    FloatTiles.weightedSums(scores, t, length, rows, values, g * headDim, kvDim, m, headDim, result, 0,
+                            headDim);
+                }
+                for (int u = 0; u < tokens; u++) {
+                    System.arraycopy(result, u * span, out, (first + u) * c.qDim() + g * span, span);
+                }
+            }
+        });
     }
 }

@@ -7,19 +7,27 @@ import dev.fathom.model.testing.TestModels;
 import dev.fathom.model.testing.TestModels.Spec;
 import dev.fathom.tensor.GgmlType;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Test;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The latent attention's two paths give the same logits: a prompt's tokens in blocks of
- * queries against blocks of cached keys, and tokens one at a time. A prompt of 150 tokens spans
- * several key blocks and several query blocks; the f32 cache leaves only summation order apart.
+ * Attention's two paths give the same logits, for the latent attention of DeepSeek and the
+ * grouped-query attention of Qwen2 and Llama: a prompt's tokens in blocks of queries against
+ * blocks of cached keys, and tokens one at a time. A prompt of 150 tokens spans several key
+ * blocks and several query blocks; the f32 cache leaves only summation order apart.
  */
-class DeepSeek2AttentionTest {
+class AttentionBlocksTest {
     private static final int PROMPT = 150;
 
-    @Test
-    void aPromptInBlocksGivesWhatItGivesTokenByToken() {
-        try (Model model = Model.open(TestModels.get(Spec.deepSeekV3(GgmlType.F32)), 2)) {
+    static Stream<Spec> models() {
+        return Stream.of(Spec.deepSeekV3(GgmlType.F32), Spec.qwen2(GgmlType.F32), Spec.llama(GgmlType.F32));
+    }
+
+    @ParameterizedTest
+    @MethodSource("models")
+    void aPromptInBlocksGivesWhatItGivesTokenByToken(Spec spec) {
+        try (Model model = Model.open(TestModels.get(spec), 2)) {
             LanguageModel network = model.network();
             int vocab = network.vocabularySize();
             int[] tokens = new SplittableRandom(5).ints(PROMPT, 0, vocab).toArray();
@@ -48,9 +56,10 @@ class DeepSeek2AttentionTest {
      * A batch as the server makes them: one sequence's next token beside another's prompt chunk.
      * Each gets the logits it gets alone.
      */
-    @Test
-    void aReplyTokenBesideAPromptChunkGetsWhatItGetsAlone() {
-        try (Model model = Model.open(TestModels.get(Spec.deepSeekV3(GgmlType.F32)), 2)) {
+    @ParameterizedTest
+    @MethodSource("models")
+    void aReplyTokenBesideAPromptChunkGetsWhatItGetsAlone(Spec spec) {
+        try (Model model = Model.open(TestModels.get(spec), 2)) {
             LanguageModel network = model.network();
             int vocab = network.vocabularySize();
             int[] tokens = new SplittableRandom(9).ints(60, 0, vocab).toArray();
