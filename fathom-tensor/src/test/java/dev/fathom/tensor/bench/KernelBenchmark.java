@@ -26,9 +26,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Matrix products of one weight type at the R1-Distill-Qwen-1.5B FFN shape (8960 × 1536): a
- * single token (decode: memory-bound; report bytes/s = matrix bytes / time) and a batch of
- * tokens (prefill: compute-bound). Run with bench/kernels.sh.
+ * Matrix products of one weight type at the R1-Distill-Qwen-1.5B FFN shape (8960 × 1536, or
+ * with {@code -p rows=151936} its output head's, too large for the caches): a single token
+ * (decode; report bytes/s = matrix bytes / time) and a batch of tokens (prefill: compute-bound).
+ * Run with bench/kernels.sh.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,6 +47,10 @@ public class KernelBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** 8960: the FFN's rows, a matrix the caches hold; 151936: the output head's, streamed from memory. */
+    @Param({"8960"})
+    public int rows;
+
     private Parallel parallel;
     private MatMul matmul;
     private Matrix matrix;
@@ -54,7 +59,6 @@ public class KernelBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        int rows = 8960;
         int cols = 1536;
         GgmlType t = GgmlType.valueOf(type);
         WeightKernel kernel = WeightKernel.of(t);
