@@ -20,15 +20,20 @@ final class KScales {
      * lanes: from its first 16 bytes (d and dmin, then the 12 packed bytes), the byte that holds
      * the low bits of sub-block j's scale (in lane j) and minimum (lane 8 + j) ...
      */
-    static final VectorShuffle<Byte> CODES = VectorShuffle.fromValues(Lanes.B16, 4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+    static final VectorShuffle<Byte> CODES =
+            VectorShuffle.fromValues(Lanes.B16, 4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
     /** ... shifted right by this (the minimums of sub-blocks 4-7 are high nibbles) ... */
-    static final IntVector CODE_SHIFTS = IntVector.fromArray(Lanes.W, new int[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
+    static final IntVector CODE_SHIFTS =
+            IntVector.fromArray(Lanes.W, new int[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
     /** ... and kept under this mask (6 bits for sub-blocks 0-3, 4 for 4-7) ... */
-    static final IntVector CODE_MASKS = IntVector.fromArray(Lanes.W, new int[] {63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
+    static final IntVector CODE_MASKS =
+            IntVector.fromArray(Lanes.W, new int[] {63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
     /** ... and for sub-blocks 4-7, the byte whose top two bits are the code's bits 4 and 5 ... */
-    static final VectorShuffle<Byte> TOPS = VectorShuffle.fromValues(Lanes.B16, 0, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 0, 8, 9, 10, 11);
+    static final VectorShuffle<Byte> TOPS =
+            VectorShuffle.fromValues(Lanes.B16, 0, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 0, 8, 9, 10, 11);
     /** ... which a shift right by 2 and this mask put in place. */
-    static final IntVector TOP_MASKS = IntVector.fromArray(Lanes.W, new int[] {0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
+    static final IntVector TOP_MASKS =
+            IntVector.fromArray(Lanes.W, new int[] {0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
 
     /** Byte k of the 12, given bytes 0-7 as {@code low} and 8-11 as {@code high}. */
     private static int at(long low, int high, int k) {

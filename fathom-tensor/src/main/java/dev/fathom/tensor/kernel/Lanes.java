@@ -6,7 +6,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -50,9 +49,9 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link #P}): one int lane per 4 bytes of a 32-byte run of quants, which is how the K-quants
  * lay out their values; on 512-bit machines ({@link #WIDE}) one vector holds two runs, and the
  * activation pairs of Q8_K are ordered for that (groups g and g + 2 side by side), which costs
- * the 256-bit kernels nothing but other offsets. The 32-value formats
- * keep a block's 16 bytes of nibbles (the low ones values 0-15, the high ones 16-31) in four
- * lanes ({@link #P4}), which reads the same pairs.
+ * the 256-bit kernels nothing but other offsets. The 32-value formats keep a block's 16 bytes
+ * of nibbles (the low ones values 0-15, the high ones 16-31) in four lanes ({@link #P4}), which
+ * reads the same pairs.
  */
 final class Lanes {
     private Lanes() {
@@ -103,8 +102,6 @@ final class Lanes {
     static final VectorSpecies<Float> WF = FloatVector.SPECIES_512;
     /** Sixteen bytes, to widen into {@link #W} ints. */
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
-    /** Two longs: the way sixteen bytes computed in scalar code enter a vector. */
-    static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
 
     /** For {@link #W}: a vector's first 256 bits, in both halves. */
     static final VectorShuffle<Integer> FIRST_TWICE = VectorShuffle.fromOp(W, lane -> lane % 8);
