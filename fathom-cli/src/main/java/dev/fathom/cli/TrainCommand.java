@@ -46,7 +46,7 @@ final class TrainCommand implements Callable<Integer> {
     int sftSteps = 2500;
 
     @Option(names = "--grpo-steps", paramLabel = "N", description = "GRPO steps (default: ${DEFAULT-VALUE}).")
-    int grpoSteps = 80;
+    int grpoSteps = 160;
 
     @Option(names = "--group", paramLabel = "N", description = "GRPO: replies sampled per problem (default: ${DEFAULT-VALUE}).")
     int group = 8;
