@@ -132,7 +132,7 @@ public final class MiniDeepSeek {
         finalInput = x;
         finalNorm = new double[n * dim];
         finalRstd = new double[n];
-        rmsNorm(finalNorm, x, n, dim, w, parameters.at("output_norm.weight"), finalRstd);
+        rmsNorm(parallel, finalNorm, x, n, dim, w, parameters.at("output_norm.weight"), finalRstd);
         logits = new double[n * c.vocabulary()];
         matmul(parallel, logits, finalNorm, n, dim, w, parameters.at("output.weight"), c.vocabulary());
         return logits;
@@ -149,13 +149,13 @@ public final class MiniDeepSeek {
         b.x = x;
         b.h1 = new double[n * dim];
         b.rstd1 = new double[n];
-        rmsNorm(b.h1, x, n, dim, w, parameters.at(p + "attn_norm.weight"), b.rstd1);
+        rmsNorm(parallel, b.h1, x, n, dim, w, parameters.at(p + "attn_norm.weight"), b.rstd1);
 
         b.qa = new double[n * c.queryRank()];
         matmul(parallel, b.qa, b.h1, n, dim, w, parameters.at(p + "attn_q_a.weight"), c.queryRank());
         b.qaNorm = new double[b.qa.length];
         b.rstdQ = new double[n];
-        rmsNorm(b.qaNorm, b.qa, n, c.queryRank(), w, parameters.at(p + "attn_q_a_norm.weight"), b.rstdQ);
+        rmsNorm(parallel, b.qaNorm, b.qa, n, c.queryRank(), w, parameters.at(p + "attn_q_a_norm.weight"), b.rstdQ);
         b.q = new double[n * heads * keyDim];
         matmul(parallel, b.q, b.qaNorm, n, c.queryRank(), w, parameters.at(p + "attn_q_b.weight"), heads * keyDim);
         int[] positions = positions();
@@ -172,7 +172,7 @@ public final class MiniDeepSeek {
         Layers.rope(b.kRope, n, c.ropeDim(), 0, 1, c.ropeDim(), c.ropeDim(), positions, c.ropeBase(), 1);
         b.latentNorm = new double[n * rank];
         b.rstdKv = new double[n];
-        rmsNorm(b.latentNorm, b.latent, n, rank, w, parameters.at(p + "attn_kv_a_norm.weight"), b.rstdKv);
+        rmsNorm(parallel, b.latentNorm, b.latent, n, rank, w, parameters.at(p + "attn_kv_a_norm.weight"), b.rstdKv);
         int kvWidth = c.nopeDim() + c.valueDim();
         double[] kv = new double[n * heads * kvWidth];
         matmul(parallel, kv, b.latentNorm, n, rank, w, parameters.at(p + "attn_kv_b.weight"), heads * kvWidth);
@@ -200,7 +200,7 @@ public final class MiniDeepSeek {
 
         b.h2 = new double[n * dim];
         b.rstd2 = new double[n];
-        rmsNorm(b.h2, b.x2, n, dim, w, parameters.at(p + "ffn_norm.weight"), b.rstd2);
+        rmsNorm(parallel, b.h2, b.x2, n, dim, w, parameters.at(p + "ffn_norm.weight"), b.rstd2);
         double[] out = b.x2.clone();
         if (c.moe(l)) {
             swiglu(b, p + "ffn_gate_shexp.weight", p + "ffn_up_shexp.weight", p + "ffn_down_shexp.weight", c.expertFfn(), out);
@@ -220,7 +220,7 @@ public final class MiniDeepSeek {
         b.act = new double[n * hidden];
         matmul(parallel, b.gate, b.h2, n, c.dim(), w, parameters.at(gate), hidden);
         matmul(parallel, b.up, b.h2, n, c.dim(), w, parameters.at(up), hidden);
-        Layers.swiglu(b.act, b.gate, b.up, b.act.length);
+        Layers.swiglu(parallel, b.act, b.gate, b.up, b.act.length);
         double[] y = new double[n * c.dim()];
         matmul(parallel, y, b.act, n, hidden, w, parameters.at(down), c.dim());
         for (int i = 0; i < y.length; i++) {
@@ -292,12 +292,15 @@ public final class MiniDeepSeek {
             double[] y = new double[m * dim];
             matmul(parallel, gate, in, m, dim, w, gates.offset(x), hidden);
             matmul(parallel, up, in, m, dim, w, ups.offset(x), hidden);
-            Layers.swiglu(act, gate, up, act.length);
+            Layers.swiglu(parallel, act, gate, up, act.length);
             matmul(parallel, y, act, m, hidden, w, downs.offset(x), dim);
-            for (int i = 0; i < m; i++) {
-                int t = b.tokensOf[x][i];
-                Layers.axpy(b.weights[t * k + b.slotOf[x][i]], y, i * dim, out, t * dim, dim);
-            }
+            int expert = x;
+            parallel.forRange(m, 64, (worker, from, to) -> { // an expert's tokens are distinct rows of out
+                for (int i = from; i < to; i++) {
+                    int t = b.tokensOf[expert][i];
+                    Layers.axpy(b.weights[t * k + b.slotOf[expert][i]], y, i * dim, out, t * dim, dim);
+                }
+            });
             b.expertIn[x] = in;
             b.expertGate[x] = gate;
             b.expertUp[x] = up;
@@ -365,7 +368,7 @@ public final class MiniDeepSeek {
         matmulBackward(parallel, dlogits, finalNorm, n, dim, w, parameters.at("output.weight"), vocabulary, dnorm, g,
                 gradients.at("output.weight"));
         double[] dx = new double[n * dim];
-        rmsNormBackward(dnorm, finalInput, n, dim, w, parameters.at("output_norm.weight"), finalRstd, dx, g,
+        rmsNormBackward(parallel, dnorm, finalInput, n, dim, w, parameters.at("output_norm.weight"), finalRstd, dx, g,
                 gradients.at("output_norm.weight"));
         for (int l = c.layers() - 1; l >= 0; l--) {
             dx = blockBackward(l, blocks[l], dx);
@@ -397,7 +400,7 @@ public final class MiniDeepSeek {
             swigluBackward(b, dout, p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight", c.denseFfn(), dh2);
         }
         double[] dx2 = dout.clone();
-        rmsNormBackward(dh2, b.x2, n, dim, w, parameters.at(p + "ffn_norm.weight"), b.rstd2, dx2, g,
+        rmsNormBackward(parallel, dh2, b.x2, n, dim, w, parameters.at(p + "ffn_norm.weight"), b.rstd2, dx2, g,
                 gradients.at(p + "ffn_norm.weight"));
 
         // Attention: x2 = x + Wo · attention.
@@ -425,8 +428,8 @@ public final class MiniDeepSeek {
         matmulBackward(parallel, dkv, b.latentNorm, n, rank, w, parameters.at(p + "attn_kv_b.weight"), heads * kvWidth,
                 dlatentNorm, g, gradients.at(p + "attn_kv_b.weight"));
         double[] dlatent = new double[n * rank];
-        rmsNormBackward(dlatentNorm, b.latent, n, rank, w, parameters.at(p + "attn_kv_a_norm.weight"), b.rstdKv, dlatent,
-                g, gradients.at(p + "attn_kv_a_norm.weight"));
+        rmsNormBackward(parallel, dlatentNorm, b.latent, n, rank, w, parameters.at(p + "attn_kv_a_norm.weight"), b.rstdKv,
+                dlatent, g, gradients.at(p + "attn_kv_a_norm.weight"));
         int[] positions = positions();
         Layers.rope(dkRope, n, c.ropeDim(), 0, 1, c.ropeDim(), c.ropeDim(), positions, c.ropeBase(), -1);
         double[] dkva = new double[n * (rank + c.ropeDim())];
@@ -442,12 +445,12 @@ public final class MiniDeepSeek {
         matmulBackward(parallel, dq, b.qaNorm, n, c.queryRank(), w, parameters.at(p + "attn_q_b.weight"), heads * keyDim,
                 dqaNorm, g, gradients.at(p + "attn_q_b.weight"));
         double[] dqa = new double[b.qa.length];
-        rmsNormBackward(dqaNorm, b.qa, n, c.queryRank(), w, parameters.at(p + "attn_q_a_norm.weight"), b.rstdQ, dqa, g,
-                gradients.at(p + "attn_q_a_norm.weight"));
+        rmsNormBackward(parallel, dqaNorm, b.qa, n, c.queryRank(), w, parameters.at(p + "attn_q_a_norm.weight"), b.rstdQ,
+                dqa, g, gradients.at(p + "attn_q_a_norm.weight"));
         matmulBackward(parallel, dqa, b.h1, n, dim, w, parameters.at(p + "attn_q_a.weight"), c.queryRank(), dh1, g,
                 gradients.at(p + "attn_q_a.weight"));
         double[] dx = dx2.clone();
-        rmsNormBackward(dh1, b.x, n, dim, w, parameters.at(p + "attn_norm.weight"), b.rstd1, dx, g,
+        rmsNormBackward(parallel, dh1, b.x, n, dim, w, parameters.at(p + "attn_norm.weight"), b.rstd1, dx, g,
                 gradients.at(p + "attn_norm.weight"));
         return dx;
     }
@@ -460,7 +463,7 @@ public final class MiniDeepSeek {
         matmulBackward(parallel, dout, b.act, n, hidden, w, parameters.at(down), c.dim(), dact, g, gradients.at(down));
         double[] dgate = new double[n * hidden];
         double[] dup = new double[n * hidden];
-        Layers.swigluBackward(dact, b.gate, b.up, dact.length, dgate, dup);
+        Layers.swigluBackward(parallel, dact, b.gate, b.up, dact.length, dgate, dup);
         matmulBackward(parallel, dgate, b.h2, n, c.dim(), w, parameters.at(gate), hidden, dh2, g, gradients.at(gate));
         matmulBackward(parallel, dup, b.h2, n, c.dim(), w, parameters.at(up), hidden, dh2, g, gradients.at(up));
     }
@@ -481,26 +484,31 @@ public final class MiniDeepSeek {
         for (int x = 0; x < e; x++) {
             int m = b.tokensOf[x].length;
             double[] dy = new double[m * dim];
-            for (int i = 0; i < m; i++) {
-                int t = b.tokensOf[x][i];
-                int slot = t * k + b.slotOf[x][i];
-                Layers.axpy(b.weights[slot], dout, t * dim, dy, i * dim, dim);
-                dweights[slot] = Layers.dot(dout, t * dim, b.expertOut[x], i * dim, dim);
-            }
+            int expert = x;
+            parallel.forRange(m, 64, (worker, from, to) -> {
+                for (int i = from; i < to; i++) {
+                    int t = b.tokensOf[expert][i];
+                    int slot = t * k + b.slotOf[expert][i];
+                    Layers.axpy(b.weights[slot], dout, t * dim, dy, i * dim, dim);
+                    dweights[slot] = Layers.dot(dout, t * dim, b.expertOut[expert], i * dim, dim);
+                }
+            });
             double[] dact = new double[m * hidden];
             matmulBackward(parallel, dy, b.expertAct[x], m, hidden, w, downs.offset(x), dim, dact, g,
                     gradients.tensor(downs.name()).offset(x));
             double[] dgate = new double[m * hidden];
             double[] dup = new double[m * hidden];
-            Layers.swigluBackward(dact, b.expertGate[x], b.expertUp[x], dact.length, dgate, dup);
+            Layers.swigluBackward(parallel, dact, b.expertGate[x], b.expertUp[x], dact.length, dgate, dup);
             double[] din = new double[m * dim];
             matmulBackward(parallel, dgate, b.expertIn[x], m, dim, w, gates.offset(x), hidden, din, g,
                     gradients.tensor(gates.name()).offset(x));
             matmulBackward(parallel, dup, b.expertIn[x], m, dim, w, ups.offset(x), hidden, din, g,
                     gradients.tensor(ups.name()).offset(x));
-            for (int i = 0; i < m; i++) {
-                Layers.axpy(1, din, i * dim, dh2, b.tokensOf[x][i] * dim, dim);
-            }
+            parallel.forRange(m, 64, (worker, from, to) -> { // distinct rows of dh2
+                for (int i = from; i < to; i++) {
+                    Layers.axpy(1, din, i * dim, dh2, b.tokensOf[expert][i] * dim, dim);
+                }
+            });
         }
         // g_j = s_j / S over the chosen: ∂g_j/∂s_i = δ_ij / S − s_j / S²; s = sigmoid(logit).
         double[] dlogits = new double[n * e];

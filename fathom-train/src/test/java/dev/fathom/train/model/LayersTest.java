@@ -133,13 +133,13 @@ class LayersTest {
         double[] w = randoms(d);
         double[] r = randoms(n * d);
         double[] rstd = new double[n];
-        Layers.rmsNorm(new double[n * d], x, n, d, w, 0, rstd);
+        Layers.rmsNorm(parallel, new double[n * d], x, n, d, w, 0, rstd);
         double[] dx = new double[x.length];
         double[] dw = new double[w.length];
-        Layers.rmsNormBackward(r, x, n, d, w, 0, rstd, dx, dw, 0);
+        Layers.rmsNormBackward(parallel, r, x, n, d, w, 0, rstd, dx, dw, 0);
         Function<double[], double[]> f = unused -> {
             double[] out = new double[n * d];
-            Layers.rmsNorm(out, x, n, d, w, 0, new double[n]);
+            Layers.rmsNorm(parallel, out, x, n, d, w, 0, new double[n]);
             return out;
         };
         check("x", x, dx, r, f);
@@ -167,7 +167,7 @@ class LayersTest {
 
     @Test
     void causalAttention() {
-        int sequences = 2, length = 4, heads = 2, keyDim = 3, valueDim = 2;
+        int sequences = 2, length = 11, heads = 2, keyDim = LANES + 3, valueDim = 3; // blocks of 4 tokens and 3 left
         int n = sequences * length;
         double[] q = randoms(n * heads * keyDim);
         double[] k = randoms(n * heads * keyDim);
@@ -189,6 +189,80 @@ class LayersTest {
         check("v", v, dv, r, f);
     }
 
+    /**
+     * Attention in blocks adds every sum in the order of the plain loops over tokens t and u
+     * (scores as {@link #inOrder}, weighted sums ascending, fused over whole vectors), bit for bit:
+     * blocks, the diagonal and the tokens past the last block, vectors in pairs, alone and a tail.
+     */
+    @Test
+    void attentionInBlocksAddsAsTokenByToken() {
+        int sequences = 2, length = 14, heads = 3, keyDim = 2 * LANES + 3, valueDim = LANES + 1;
+        int n = sequences * length;
+        double[] q = randoms(n * heads * keyDim), k = randoms(n * heads * keyDim), v = randoms(n * heads * valueDim);
+        double[] dout = randoms(n * heads * valueDim);
+        double[] out = new double[dout.length], probs = new double[sequences * heads * length * length];
+        double[] dq = randoms(q.length), dk = randoms(k.length), dv = randoms(v.length); // the sums add to these
+        double[] expectedDq = dq.clone(), expectedDk = dk.clone(), expectedDv = dv.clone();
+        Layers.attention(parallel, out, q, k, v, probs, sequences, length, heads, keyDim, valueDim, 0.3);
+        Layers.attentionBackward(parallel, dout, q, k, v, probs, sequences, length, heads, keyDim, valueDim, 0.3,
+                dq, dk, dv);
+
+        double[] expectedOut = new double[out.length];
+        for (int s = 0; s < sequences; s++) {
+            for (int h = 0; h < heads; h++) {
+                for (int t = 0; t < length; t++) {
+                    int qAt = ((s * length + t) * heads + h) * keyDim, oAt = ((s * length + t) * heads + h) * valueDim;
+                    double[] p = new double[t + 1];
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int u = 0; u <= t; u++) {
+                        p[u] = 0.3 * inOrder(q, qAt, k, ((s * length + u) * heads + h) * keyDim, keyDim);
+                        max = Math.max(max, p[u]);
+                    }
+                    for (int u = 0; u <= t; u++) {
+                        p[u] = Math.exp(p[u] - max);
+                        sum += p[u];
+                    }
+                    double weighted = 0;
+                    double[] dp = new double[t + 1];
+                    for (int u = 0; u <= t; u++) {
+                        p[u] /= sum;
+                        int vAt = ((s * length + u) * heads + h) * valueDim;
+                        addInOrder(p[u], v, vAt, expectedOut, oAt, valueDim);
+                        dp[u] = inOrder(dout, oAt, v, vAt, valueDim);
+                        weighted += p[u] * dp[u];
+                        addInOrder(p[u], dout, oAt, expectedDv, vAt, valueDim);
+                        assertThat(probs[((s * heads + h) * length + t) * length + u]).as("weight").isEqualTo(p[u]);
+                    }
+                    for (int u = 0; u <= t; u++) {
+                        double dscore = p[u] * (dp[u] - weighted) * 0.3;
+                        int kAt = ((s * length + u) * heads + h) * keyDim;
+                        addInOrder(dscore, k, kAt, expectedDq, qAt, keyDim);
+                        addInOrder(dscore, q, qAt, expectedDk, kAt, keyDim);
+                    }
+                }
+            }
+        }
+        sameBits("out", out, expectedOut);
+        sameBits("dq", dq, expectedDq);
+        sameBits("dk", dk, expectedDk);
+        sameBits("dv", dv, expectedDv);
+    }
+
+    private static void sameBits(String what, double[] actual, double[] expected) {
+        for (int i = 0; i < actual.length; i++) {
+            assertThat(Double.doubleToLongBits(actual[i])).as("%s[%d]: %s against %s", what, i, actual[i], expected[i])
+                    .isEqualTo(Double.doubleToLongBits(expected[i]));
+        }
+    }
+
+    /** {@code y += a·x}: fused over the whole vectors of the row, then the columns past them. */
+    private static void addInOrder(double a, double[] x, int xAt, double[] y, int yAt, int n) {
+        int whole = n / LANES * LANES;
+        for (int c = 0; c < n; c++) {
+            y[yAt + c] = c < whole ? Math.fma(x[xAt + c], a, y[yAt + c]) : y[yAt + c] + a * x[xAt + c];
+        }
+    }
+
     @Test
     void swiglu() {
         int size = 9;
@@ -197,10 +271,10 @@ class LayersTest {
         double[] r = randoms(size);
         double[] dgate = new double[size];
         double[] dup = new double[size];
-        Layers.swigluBackward(r, gate, up, size, dgate, dup);
+        Layers.swigluBackward(parallel, r, gate, up, size, dgate, dup);
         Function<double[], double[]> f = unused -> {
             double[] out = new double[size];
-            Layers.swiglu(out, gate, up, size);
+            Layers.swiglu(parallel, out, gate, up, size);
             return out;
         };
         check("gate", gate, dgate, r, f);
