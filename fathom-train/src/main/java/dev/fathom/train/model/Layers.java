@@ -297,8 +297,8 @@ final class Layers {
         }
     }
 
-    /** Rows or elements that one task of the element-wise layers takes. */
-    private static final int ROWS = 64, ELEMENTS = 8192;
+    /** Rows, columns (a stretch of every row) or elements that one task of the element-wise layers takes. */
+    private static final int ROWS = 64, COLUMNS = 16, ELEMENTS = 8192;
 
     /** {@code out = x / rms(x) · weight}, row by row; keeps each row's 1/rms in {@code rstd}. */
     static void rmsNorm(Parallel parallel, double[] out, double[] x, int n, int d, double[] w, int wAt, double[] rstd) {
@@ -333,11 +333,10 @@ final class Layers {
                 }
             }
         });
-        int columns = 16; // each task a stretch of every row
-        parallel.forRange(Math.ceilDiv(d, columns), 1, (worker, from, to) -> {
+        parallel.forRange(Math.ceilDiv(d, COLUMNS), 1, (worker, from, to) -> {
             for (int t = 0; t < n; t++) {
                 double r = rstd[t];
-                for (int j = from * columns; j < Math.min(d, to * columns); j++) {
+                for (int j = from * COLUMNS; j < Math.min(d, to * COLUMNS); j++) {
                     dw[dwAt + j] += dout[t * d + j] * (x[t * d + j] * r);
                 }
             }
@@ -391,24 +390,15 @@ final class Layers {
                 gather(q, s, h, length, heads, keyDim, qh);
                 gather(k, s, h, length, heads, keyDim, kh);
                 gather(v, s, h, length, heads, valueDim, vh);
-                java.util.Arrays.fill(oh, 0);
                 for (int t0 = 0; t0 < length; t0 += 4) {
                     int rows = Math.min(4, length - t0);
                     dotRows(qh, t0 * keyDim, rows, keyDim, kh, 0, t0 + rows, probs, p + t0 * length, length, lanes);
-                    for (int t = t0; t < t0 + rows; t++) {
-                        softmax(probs, p + t * length, t + 1, scale);
-                    }
-                    int diagonal = 0; // the first u the block's rows take one by one
-                    if (rows == 4) {
-                        accumulate4(probs, p + t0 * length, 1, length, vh, 0, valueDim, t0, oh, t0 * valueDim);
-                        diagonal = t0;
-                    }
-                    for (int t = t0; t < t0 + rows; t++) {
-                        for (int u = diagonal; u <= t; u++) {
-                            axpy(probs[p + t * length + u], vh, u * valueDim, oh, t * valueDim, valueDim);
-                        }
-                    }
                 }
+                for (int t = 0; t < length; t++) {
+                    softmax(probs, p + t * length, t + 1, scale);
+                }
+                java.util.Arrays.fill(oh, 0);
+                causalProduct(probs, p, length, vh, valueDim, oh);
                 scatter(oh, s, h, length, heads, valueDim, out);
             }
         });
@@ -468,26 +458,34 @@ final class Layers {
                         dscores[ds + u] = probs[row + u] * (dscores[ds + u] - weighted) * scale;
                     }
                 }
-                transposedProduct(probs, p, length, dh, valueDim, dvh);     // dv[u] += Σ_t p[t][u] · dout[t]
-                transposedProduct(dscores, 0, length, qh, keyDim, dkh);     // dk[u] += Σ_t dscore[t][u] · q[t]
-                for (int t0 = 0; t0 < length; t0 += 4) {                   // dq[t] += Σ_u dscore[t][u] · k[u]
-                    int rows = Math.min(4, length - t0);
-                    int diagonal = 0;
-                    if (rows == 4) {
-                        accumulate4(dscores, t0 * length, 1, length, kh, 0, keyDim, t0, dqh, t0 * keyDim);
-                        diagonal = t0;
-                    }
-                    for (int t = t0; t < t0 + rows; t++) {
-                        for (int u = diagonal; u <= t; u++) {
-                            axpy(dscores[t * length + u], kh, u * keyDim, dqh, t * keyDim, keyDim);
-                        }
-                    }
-                }
+                transposedProduct(probs, p, length, dh, valueDim, dvh);        // dv[u] += Σ_t p[t][u] · dout[t]
+                transposedProduct(dscores, 0, length, qh, keyDim, dkh);        // dk[u] += Σ_t dscore[t][u] · q[t]
+                causalProduct(dscores, 0, length, kh, keyDim, dqh);           // dq[t] += Σ_u dscore[t][u] · k[u]
                 scatter(dqh, s, h, length, heads, keyDim, dq);
                 scatter(dkh, s, h, length, heads, keyDim, dk);
                 scatter(dvh, s, h, length, heads, valueDim, dv);
             }
         });
+    }
+
+    /**
+     * {@code y[t] += Σ_{u ≤ t} a[at + t·length + u] · x[u]} for t < length, over rows of x and y
+     * {@code width} long, u ascending: four rows of y at a time over the u before their block,
+     * then the pairs by the diagonal one by one.
+     */
+    private static void causalProduct(double[] a, int at, int length, double[] x, int width, double[] y) {
+        for (int t0 = 0; t0 < length; t0 += 4) {
+            int diagonal = 0; // the first u the block's rows take one by one
+            if (t0 + 4 <= length) {
+                accumulate4(a, at + t0 * length, 1, length, x, 0, width, t0, y, t0 * width);
+                diagonal = t0;
+            }
+            for (int t = t0; t < Math.min(length, t0 + 4); t++) {
+                for (int u = diagonal; u <= t; u++) {
+                    axpy(a[at + t * length + u], x, u * width, y, t * width, width);
+                }
+            }
+        }
     }
 
     /**
