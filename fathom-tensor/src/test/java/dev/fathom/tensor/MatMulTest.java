@@ -72,6 +72,38 @@ class MatMulTest {
         }
     }
 
+    /**
+     * Few tokens meet each row together ({@link WeightKernel#dotFew}, in groups whose last one
+     * overlaps the one before): every count, from two to the first that takes the tiled path,
+     * gives each token what it gets alone. The same activation values on both sides, summed in
+     * another order: float rounding apart.
+     */
+    @Test
+    void aFewTokensTogetherGiveWhatEachGivesAlone() {
+        Random random = new Random(5);
+        int rows = 131;
+        int cols = 1024;
+        Matrix w = randomMatrix(GgmlType.Q8_0, rows, cols, random);
+        assertThat(w.kernel().multipliesFewTokens()).isTrue();
+        MatMul matmul = new MatMul(PARALLEL);
+        Activations one = new Activations(1, cols);
+        float[] alone = new float[rows];
+        for (int tokens = 2; tokens <= MatMul.FEW_TILED_MIN_TOKENS; tokens++) {
+            Activations x = randomActivations(tokens, cols, random);
+            float[] together = new float[tokens * rows];
+            matmul.multiply(w, x, together);
+            for (int t = 0; t < tokens; t++) {
+                System.arraycopy(x.values(), t * cols, one.values(), 0, cols);
+                one.update(1);
+                matmul.multiply(w, one, alone);
+                for (int r = 0; r < rows; r++) {
+                    assertThat(together[t * rows + r]).as("%d tokens: token %d row %d", tokens, t, r)
+                            .isCloseTo(alone[r], org.assertj.core.data.Offset.offset(1e-4f + 1e-5f * Math.abs(alone[r])));
+                }
+            }
+        }
+    }
+
     @Test
     void matricesSharingAnInputGiveWhatTheyGiveAlone() {
         Random random = new Random(11);

@@ -68,6 +68,54 @@ final class Q8_0Kernel extends WeightKernel {
         }
     }
 
+    @Override
+    public boolean multipliesFewTokens() {
+        return true;
+    }
+
+    /**
+     * Each block's quants become floats once, scaled, and meet every token's activations by
+     * fused multiply-adds: two accumulators per token (the block's first and second halves, or
+     * alternate vectors of it on narrower machines), so that eight chains of additions overlap.
+     * Missing tokens repeat the last one, whose result is written again.
+     */
+    @Override
+    public void dotFew(MemorySegment w, long offset, float[] x, int xAt, int xStride, int tokens, float[] out,
+            int outAt, int outStride, int n) {
+        int x0 = xAt;
+        int x1 = xAt + Math.min(1, tokens - 1) * xStride;
+        int x2 = xAt + Math.min(2, tokens - 1) * xStride;
+        int x3 = xAt + Math.min(3, tokens - 1) * xStride;
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        int step = F.length();
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(F16, block));
+            for (int c = 0; c < BLOCK; c += 2 * step) {
+                int at = b * BLOCK + c;
+                FloatVector w0 = ((FloatVector) Lanes.bytesForFloats(w, block + 2 + c)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                FloatVector w1 = ((FloatVector) Lanes.bytesForFloats(w, block + 2 + c + step)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                a0 = w0.fma(FloatVector.fromArray(F, x, x0 + at), a0);
+                b0 = w1.fma(FloatVector.fromArray(F, x, x0 + at + step), b0);
+                a1 = w0.fma(FloatVector.fromArray(F, x, x1 + at), a1);
+                b1 = w1.fma(FloatVector.fromArray(F, x, x1 + at + step), b1);
+                a2 = w0.fma(FloatVector.fromArray(F, x, x2 + at), a2);
+                b2 = w1.fma(FloatVector.fromArray(F, x, x2 + at + step), b2);
+                a3 = w0.fma(FloatVector.fromArray(F, x, x3 + at), a3);
+                b3 = w1.fma(FloatVector.fromArray(F, x, x3 + at + step), b3);
+            }
+        }
+        out[outAt] = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        out[outAt + Math.min(1, tokens - 1) * outStride] = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        out[outAt + Math.min(2, tokens - 1) * outStride] = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        out[outAt + Math.min(3, tokens - 1) * outStride] = a3.add(b3).reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * Per block, products of int8 weights and activations in short lanes, two vectors of them
      * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into

@@ -54,6 +54,30 @@ public abstract sealed class WeightKernel
      */
     public abstract float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n);
 
+    /** The most tokens {@link #dotFew} takes at once. */
+    public static final int FEW_TOKENS = 4;
+
+    /**
+     * Whether this type has {@link #dotFew}: a product that decodes each block of a row once, to
+     * floats in registers, for several tokens. With a few tokens, re-reading a row's quants for
+     * each token costs a whole integer dot product each time, while decoding it to a panel of
+     * floats for the tiled path costs a store and a load of every weight.
+     */
+    public boolean multipliesFewTokens() {
+        return false;
+    }
+
+    /**
+     * The dot products of the {@code n} weights at byte {@code offset} with {@code tokens} (1 to
+     * {@link #FEW_TOKENS}) rows of float activations, token t's at {@code x[xAt + t · xStride]}
+     * and holding the values of this kernel's {@link #activationFormat()}, written to
+     * {@code out[outAt + t · outStride]}. Only where {@link #multipliesFewTokens()}.
+     */
+    public void dotFew(MemorySegment w, long offset, float[] x, int xAt, int xStride, int tokens, float[] out,
+            int outAt, int outStride, int n) {
+        throw new UnsupportedOperationException(type() + " has no few-token product");
+    }
+
     /**
      * The dot product of {@code n} weights at byte {@code offset} with float activations, where
      * the weights' value in each block of {@code block} columns is scaled by {@code scales[first
