@@ -23,6 +23,12 @@ public final class MatMul {
      */
     public static final int TILED_MIN_TOKENS = 4;
     /**
+     * From this many tokens on, the tiled path beats {@link WeightKernel#dotFew}, which decodes
+     * each row once per group of {@link WeightKernel#FEW_TOKENS}. Q8_0 at 8960 × 1536 on two
+     * threads: 8 tokens 2.0 ms few at a time against 2.3-2.6 ms tiled, 12 tokens 2.9 ms either way.
+     */
+    static final int FEW_TILED_MIN_TOKENS = 2 * WeightKernel.FEW_TOKENS + 1;
+    /**
      * The fewest weight bytes worth a thread of their own when streaming: below that, handing rows
      * to another thread and waiting for it costs more than the caller streaming them (the small
      * matrices of a model of a few million parameters, such as the one Fathom ships).
@@ -105,13 +111,6 @@ public final class MatMul {
             }
         });
     }
-
-    /**
-     * From this many tokens on, the tiled path beats {@link WeightKernel#dotFew}, which decodes
-     * each row once per group of {@link WeightKernel#FEW_TOKENS}. Q8_0 at 8960 × 1536 on two
-     * threads: 8 tokens 2.0 ms few at a time against 2.3-2.6 ms tiled, 12 tokens 2.9 ms either way.
-     */
-    static final int FEW_TILED_MIN_TOKENS = 2 * WeightKernel.FEW_TOKENS + 1;
 
     /** The fewest tokens for which the tiled path beats the streaming one with {@code kernel}. */
     private static int tiledMinTokens(WeightKernel kernel) {
