@@ -7,10 +7,10 @@ import java.lang.foreign.MemorySegment;
  * Products of weight matrices with batches of activations: {@code out[t][r] = Σ_c W[r][c] · x[t][c]}.
  *
  * <p>Three regimes. With one token (decode) the product is memory-bound: every weight is read
- * once, in place, by the type's fused integer dot product, and rows are split between threads.
- * With a few tokens (a server's batch of streams), types that have it decode each block once
- * to floats in registers for four tokens at a time ({@link WeightKernel#dotFew}); the others
- * take each token's dot product. With many tokens (prefill) it is compute-bound: each thread
+ * once, in place, by the type's fused integer dot product, and rows are split between threads;
+ * two tokens (a draft being checked) take it for each token. With a few more (a server's batch
+ * of streams), types that have it decode each block once to floats in registers for four
+ * tokens at a time ({@link WeightKernel#dotFew}); the others take each token's dot product. With many tokens (prefill) it is compute-bound: each thread
  * decodes a panel of rows to floats once and multiplies it with every token in register tiles
  * ({@link FloatTiles#products}), so that a loaded weight serves four tokens and a loaded
  * activation three or four rows. All paths see the same activation values (see
@@ -28,6 +28,12 @@ public final class MatMul {
      * threads: 8 tokens 2.0 ms few at a time against 2.3-2.6 ms tiled, 12 tokens 2.9 ms either way.
      */
     static final int FEW_TILED_MIN_TOKENS = 2 * WeightKernel.FEW_TOKENS + 1;
+    /**
+     * The fewest tokens that take {@link WeightKernel#dotFew}. Two tokens keep each token's
+     * integer dot product, bit for bit what one token gets: speculative decoding checks a draft
+     * in a step of two, and its replies must be exactly those of decoding token by token.
+     */
+    static final int FEW_MIN_TOKENS = 3;
     /**
      * The fewest weight bytes worth a thread of their own when streaming: below that, handing rows
      * to another thread and waiting for it costs more than the caller streaming them (the small
@@ -119,7 +125,7 @@ public final class MatMul {
 
     /** Whether rows of {@code w} meet the tokens of {@code x} by {@link WeightKernel#dotFew}. */
     private static boolean few(Matrix w, Activations x) {
-        return x.rows() > 1 && w.kernel().multipliesFewTokens() && w.scales() == null;
+        return x.rows() >= FEW_MIN_TOKENS && w.kernel().multipliesFewTokens() && w.scales() == null;
     }
 
     /** Makes the form of {@code x} that {@code w}'s kernel reads, before a parallel section. */
