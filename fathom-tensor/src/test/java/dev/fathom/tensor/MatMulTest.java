@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class MatMulTest {
     private static final Parallel PARALLEL = new Parallel(2);
@@ -103,6 +104,36 @@ class MatMulTest {
                         assertThat(together[t * rows + r]).as("%d tokens: token %d row %d", tokens, t, r)
                                 .isCloseTo(alone[r], org.assertj.core.data.Offset.offset(1e-4f + 1e-5f * Math.abs(alone[r])));
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * K-quants take tokens two by two up to the tiled path, each pair decoding a block once:
+     * every count below it gives each token exactly what it gets alone (an odd last token takes
+     * its own dot product), where the pairs share decoding (512-bit vectors) and where they do not.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    void tokensTwoByTwoGiveExactlyWhatEachGivesAlone(GgmlType type) {
+        Random random = new Random(7);
+        int rows = 77;
+        int cols = 768;
+        Matrix w = randomMatrix(type, rows, cols, random);
+        MatMul matmul = new MatMul(PARALLEL);
+        Activations one = new Activations(1, cols);
+        float[] alone = new float[rows];
+        for (int tokens = 2; tokens < MatMul.tiledMinTokens(w.kernel()); tokens++) {
+            Activations x = randomActivations(tokens, cols, random);
+            float[] together = new float[tokens * rows];
+            matmul.multiply(w, x, together);
+            for (int t = 0; t < tokens; t++) {
+                System.arraycopy(x.values(), t * cols, one.values(), 0, cols);
+                one.update(1);
+                matmul.multiply(w, one, alone);
+                for (int r = 0; r < rows; r++) {
+                    assertThat(together[t * rows + r]).as("%s, %d tokens: token %d row %d", type, tokens, t, r).isEqualTo(alone[r]);
                 }
             }
         }

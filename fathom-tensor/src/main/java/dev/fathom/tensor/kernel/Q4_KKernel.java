@@ -186,6 +186,80 @@ final class Q4_KKernel extends WeightKernel {
         return acc.sub(minAcc).reduceLanes(VectorOperators.ADD);
     }
 
+    @Override
+    public boolean pairsShareDecoding() {
+        return Lanes.WIDE;
+    }
+
+    /**
+     * On 512-bit vectors, the block's header, its nibbles and the scales in their lanes are
+     * taken once for both tokens; each token's integer sums and float accumulators are those of
+     * {@link #dotWide}, in the same order, so each result is bit for bit what it gets alone.
+     */
+    @Override
+    public void dotPair(MemorySegment w, long offset, QuantizedVector qa, QuantizedVector qb, int n, float[] out,
+            int outA, int outB) {
+        if (!Lanes.WIDE) {
+            super.dotPair(w, offset, qa, qb, n, out, outA, outB);
+            return;
+        }
+        int[] pa = qa.pairs;
+        int[] pb = qb.pairs;
+        FloatVector accA = FloatVector.zero(WF), minAccA = FloatVector.zero(WF);
+        FloatVector accB = FloatVector.zero(WF), minAccB = FloatVector.zero(WF);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            ByteVector head = ByteVector.fromMemorySegment(B16, w, block, LE);
+            int dAndMin = head.reinterpretAsInts().lane(0);
+            float d = Float.float16ToFloat((short) dAndMin);
+            float dmin = Float.float16ToFloat((short) (dAndMin >>> 16));
+            IntVector codes = ((IntVector) head.rearrange(KScales.CODES).convertShape(VectorOperators.B2I, W, 0))
+                    .lanewise(VectorOperators.LSHR, KScales.CODE_SHIFTS).and(KScales.CODE_MASKS)
+                    .or(((IntVector) head.rearrange(KScales.TOPS).convertShape(VectorOperators.B2I, W, 0))
+                            .lanewise(VectorOperators.LSHR, 2).and(KScales.TOP_MASKS));
+            minAccA = ((FloatVector) codes.mul(IntVector.fromArray(W, qa.sums32, b * 16)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, dmin * qa.d[b]), minAccA);
+            minAccB = ((FloatVector) codes.mul(IntVector.fromArray(W, qb.sums32, b * 16)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, dmin * qb.d[b]), minAccB);
+            int at = b * 128;
+            // Each token's pair sums, written out: a helper method taking vectors would not be inlined here.
+            IntVector v = IntVector.fromMemorySegment(W, w, block + 16, LE);
+            IntVector q0 = v.and(0x000F000F);
+            IntVector q1 = v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F);
+            IntVector q2 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F);
+            IntVector q3 = v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F);
+            IntVector s0 = codes.rearrange(SUB_BLOCKS_0_2);
+            IntVector s1 = codes.rearrange(SUB_BLOCKS_1_3);
+            IntVector totalA = q0.mul(IntVector.fromArray(W, pa, at)).add(q1.mul(IntVector.fromArray(W, pa, at + 16)))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0)
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 32)).add(q3.mul(IntVector.fromArray(W, pa, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            IntVector totalB = q0.mul(IntVector.fromArray(W, pb, at)).add(q1.mul(IntVector.fromArray(W, pb, at + 16)))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0)
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 32)).add(q3.mul(IntVector.fromArray(W, pb, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            v = IntVector.fromMemorySegment(W, w, block + 80, LE);
+            q0 = v.and(0x000F000F);
+            q1 = v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F);
+            q2 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F);
+            q3 = v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F);
+            s0 = codes.rearrange(SUB_BLOCKS_4_6);
+            s1 = codes.rearrange(SUB_BLOCKS_5_7);
+            totalA = totalA.add(q0.mul(IntVector.fromArray(W, pa, at + 64)).add(q1.mul(IntVector.fromArray(W, pa, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 96)).add(q3.mul(IntVector.fromArray(W, pa, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            totalB = totalB.add(q0.mul(IntVector.fromArray(W, pb, at + 64)).add(q1.mul(IntVector.fromArray(W, pb, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 96)).add(q3.mul(IntVector.fromArray(W, pb, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            accA = ((FloatVector) totalA.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qa.d[b]), accA);
+            accB = ((FloatVector) totalB.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
+        }
+        out[outA] = accA.reduceLanes(VectorOperators.ADD) - minAccA.reduceLanes(VectorOperators.ADD);
+        out[outB] = accB.reduceLanes(VectorOperators.ADD) - minAccB.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * {@link #dot} on 512-bit vectors: one load takes two runs of quants, j and j + 1, so its low
      * nibbles are sub-blocks 2j and 2j + 2 (lanes 0-7 and 8-15) and its high nibbles 2j + 1 and

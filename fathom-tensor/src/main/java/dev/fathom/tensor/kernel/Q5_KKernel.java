@@ -215,6 +215,83 @@ final class Q5_KKernel extends WeightKernel {
     /** Per-half shifts of the high-bit bytes: sub-block g's fifth bits in the first half, g + 2's in the second. */
     private static final IntVector FIFTH_BITS = Lanes.spread(0, 2);
 
+    @Override
+    public boolean pairsShareDecoding() {
+        return Lanes.WIDE;
+    }
+
+    /**
+     * On 512-bit vectors, the block's header, its 5-bit quants and the scales in their lanes are
+     * taken once for both tokens; each token's integer sums and float accumulators are those of
+     * {@link #dotWide}, in the same order, so each result is bit for bit what it gets alone.
+     */
+    @Override
+    public void dotPair(MemorySegment w, long offset, QuantizedVector qa, QuantizedVector qb, int n, float[] out,
+            int outA, int outB) {
+        if (!Lanes.WIDE) {
+            super.dotPair(w, offset, qa, qb, n, out, outA, outB);
+            return;
+        }
+        int[] pa = qa.pairs;
+        int[] pb = qb.pairs;
+        FloatVector accA = FloatVector.zero(WF), minAccA = FloatVector.zero(WF);
+        FloatVector accB = FloatVector.zero(WF), minAccB = FloatVector.zero(WF);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            ByteVector head = ByteVector.fromMemorySegment(B16, w, block, LE);
+            int dAndMin = head.reinterpretAsInts().lane(0);
+            float d = Float.float16ToFloat((short) dAndMin);
+            float dmin = Float.float16ToFloat((short) (dAndMin >>> 16));
+            IntVector codes = ((IntVector) head.rearrange(KScales.CODES).convertShape(VectorOperators.B2I, W, 0))
+                    .lanewise(VectorOperators.LSHR, KScales.CODE_SHIFTS).and(KScales.CODE_MASKS)
+                    .or(((IntVector) head.rearrange(KScales.TOPS).convertShape(VectorOperators.B2I, W, 0))
+                            .lanewise(VectorOperators.LSHR, 2).and(KScales.TOP_MASKS));
+            minAccA = ((FloatVector) codes.mul(IntVector.fromArray(W, qa.sums32, b * 16)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, dmin * qa.d[b]), minAccA);
+            minAccB = ((FloatVector) codes.mul(IntVector.fromArray(W, qb.sums32, b * 16)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, dmin * qb.d[b]), minAccB);
+            IntVector bits = IntVector.fromMemorySegment(W, w, block + 16, LE).rearrange(FIRST_TWICE)
+                    .lanewise(VectorOperators.LSHR, FIFTH_BITS);
+            int at = b * 128;
+            // Each token's pair sums, written out: a helper method taking vectors would not be inlined here.
+            IntVector v = IntVector.fromMemorySegment(W, w, block + 48, LE);
+            IntVector q0 = v.and(0x000F000F).or(bits.lanewise(VectorOperators.LSHL, 4).and(0x00100010));
+            IntVector q1 = v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHR, 4).and(0x00100010));
+            IntVector q2 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHL, 3).and(0x00100010));
+            IntVector q3 = v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHR, 5).and(0x00100010));
+            IntVector s0 = codes.rearrange(SUB_BLOCKS_0_2);
+            IntVector s1 = codes.rearrange(SUB_BLOCKS_1_3);
+            IntVector totalA = q0.mul(IntVector.fromArray(W, pa, at)).add(q1.mul(IntVector.fromArray(W, pa, at + 16)))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0)
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 32)).add(q3.mul(IntVector.fromArray(W, pa, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            IntVector totalB = q0.mul(IntVector.fromArray(W, pb, at)).add(q1.mul(IntVector.fromArray(W, pb, at + 16)))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0)
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 32)).add(q3.mul(IntVector.fromArray(W, pb, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            v = IntVector.fromMemorySegment(W, w, block + 112, LE);
+            bits = bits.lanewise(VectorOperators.LSHR, 4);
+            q0 = v.and(0x000F000F).or(bits.lanewise(VectorOperators.LSHL, 4).and(0x00100010));
+            q1 = v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHR, 4).and(0x00100010));
+            q2 = v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHL, 3).and(0x00100010));
+            q3 = v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bits.lanewise(VectorOperators.LSHR, 5).and(0x00100010));
+            s0 = codes.rearrange(SUB_BLOCKS_4_6);
+            s1 = codes.rearrange(SUB_BLOCKS_5_7);
+            totalA = totalA.add(q0.mul(IntVector.fromArray(W, pa, at + 64)).add(q1.mul(IntVector.fromArray(W, pa, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 96)).add(q3.mul(IntVector.fromArray(W, pa, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            totalB = totalB.add(q0.mul(IntVector.fromArray(W, pb, at + 64)).add(q1.mul(IntVector.fromArray(W, pb, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 96)).add(q3.mul(IntVector.fromArray(W, pb, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            accA = ((FloatVector) totalA.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qa.d[b]), accA);
+            accB = ((FloatVector) totalB.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
+        }
+        out[outA] = accA.reduceLanes(VectorOperators.ADD) - minAccA.reduceLanes(VectorOperators.ADD);
+        out[outB] = accB.reduceLanes(VectorOperators.ADD) - minAccB.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * {@link #dot} on 512-bit vectors, as {@link Q4_KKernel}'s: one load takes runs j and j + 1,
      * sub-blocks 2j and 2j + 2 in its low nibbles; the 32 bytes of high bits go into both halves,

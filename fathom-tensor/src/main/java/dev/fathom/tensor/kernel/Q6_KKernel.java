@@ -177,6 +177,97 @@ final class Q6_KKernel extends WeightKernel {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    @Override
+    public boolean pairsShareDecoding() {
+        return Lanes.WIDE;
+    }
+
+    /**
+     * On 512-bit vectors, each half's quants are assembled once for both tokens; each token's
+     * integer sums and float accumulator are those of {@link #dotWide}, in the same order, so each
+     * result is bit for bit what it gets alone.
+     */
+    @Override
+    public void dotPair(MemorySegment w, long offset, QuantizedVector qa, QuantizedVector qb, int n, float[] out,
+            int outA, int outB) {
+        if (!Lanes.WIDE) {
+            super.dotPair(w, offset, qa, qb, n, out, outA, outB);
+            return;
+        }
+        int[] pa = qa.pairs;
+        int[] pb = qb.pairs;
+        FloatVector accA = FloatVector.zero(WF);
+        FloatVector accB = FloatVector.zero(WF);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(F16, block + 208));
+            IntVector scales = (IntVector) ByteVector.fromMemorySegment(B16, w, block + 192, LE)
+                    .convertShape(VectorOperators.B2I, W, 0);
+            IntVector bits = IntVector.fromMemorySegment(W, w, block + 128, LE);
+            int at = b * 128;
+            IntVector totalA = IntVector.zero(W);
+            IntVector totalB = IntVector.zero(W);
+            // Each token's pair sums, written out: a loop over the halves, or a helper method taking
+            // vectors, would not be compiled to vector code here.
+            // The first half: groups 0-3.
+            IntVector nibbles = IntVector.fromMemorySegment(W, w, block, LE);
+            IntVector l0 = nibbles.rearrange(FIRST_TWICE);
+            IntVector l1 = nibbles.rearrange(SECOND_TWICE);
+            IntVector h0 = bits.rearrange(FIRST_TWICE);
+            IntVector h1 = h0.lanewise(VectorOperators.LSHR, 2);
+            IntVector q0 = l0.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030));
+            IntVector q1 = l0.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030));
+            IntVector q2 = l1.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030));
+            IntVector q3 = l1.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030));
+            IntVector s0 = scales.rearrange(SCALES_0);
+            IntVector s1 = scales.rearrange(SCALES_1);
+            totalA = totalA.add(q0.mul(IntVector.fromArray(W, pa, at)).add(q1.mul(IntVector.fromArray(W, pa, at + 16)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 32)).add(q3.mul(IntVector.fromArray(W, pa, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            totalB = totalB.add(q0.mul(IntVector.fromArray(W, pb, at)).add(q1.mul(IntVector.fromArray(W, pb, at + 16)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 32)).add(q3.mul(IntVector.fromArray(W, pb, at + 48)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            // The second half: groups 4-7.
+            nibbles = IntVector.fromMemorySegment(W, w, block + 64, LE);
+            l0 = nibbles.rearrange(FIRST_TWICE);
+            l1 = nibbles.rearrange(SECOND_TWICE);
+            h0 = bits.rearrange(SECOND_TWICE);
+            h1 = h0.lanewise(VectorOperators.LSHR, 2);
+            q0 = l0.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030));
+            q1 = l0.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                    .or(h0.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030));
+            q2 = l1.lanewise(VectorOperators.LSHR, NIBBLES_EVEN).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHL, HIGH_EVEN).and(0x00300030));
+            q3 = l1.lanewise(VectorOperators.LSHR, NIBBLES_ODD).and(0x000F000F)
+                    .or(h1.lanewise(VectorOperators.LSHR, HIGH_ODD).and(0x00300030));
+            s0 = scales.rearrange(SCALES_4);
+            s1 = scales.rearrange(SCALES_5);
+            totalA = totalA.add(q0.mul(IntVector.fromArray(W, pa, at + 64)).add(q1.mul(IntVector.fromArray(W, pa, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pa, at + 96)).add(q3.mul(IntVector.fromArray(W, pa, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            totalB = totalB.add(q0.mul(IntVector.fromArray(W, pb, at + 64)).add(q1.mul(IntVector.fromArray(W, pb, at + 80)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s0))
+                    .add(q2.mul(IntVector.fromArray(W, pb, at + 96)).add(q3.mul(IntVector.fromArray(W, pb, at + 112)))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(s1));
+            IntVector offsetsA = scales.mul(IntVector.fromArray(W, qa.sums16, b * 16));
+            IntVector offsetsB = scales.mul(IntVector.fromArray(W, qb.sums16, b * 16));
+            accA = ((FloatVector) totalA.sub(offsetsA.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, d * qa.d[b]), accA);
+            accB = ((FloatVector) totalB.sub(offsetsB.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
+        }
+        out[outA] = accA.reduceLanes(VectorOperators.ADD);
+        out[outB] = accB.reduceLanes(VectorOperators.ADD);
+    }
+
     /** Per-half shifts that take groups g and g + 2 of a nibble run, or of its high bits. */
     private static final IntVector NIBBLES_EVEN = Lanes.spread(0, 4);
     private static final IntVector NIBBLES_ODD = Lanes.spread(8, 12);

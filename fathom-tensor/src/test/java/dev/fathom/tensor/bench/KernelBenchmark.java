@@ -51,6 +51,10 @@ public class KernelBenchmark {
     @Param({"8960"})
     public int rows;
 
+    /** 1536: the hidden size; 8960 (with {@code -p rows=1536}): the FFN's down projection, long rows. */
+    @Param({"1536"})
+    public int cols;
+
     private Parallel parallel;
     private MatMul matmul;
     private Matrix matrix;
@@ -59,7 +63,6 @@ public class KernelBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        int cols = 1536;
         GgmlType t = GgmlType.valueOf(type);
         WeightKernel kernel = WeightKernel.of(t);
         MemorySegment data = Arena.global().allocate(rows * t.bytesFor(cols), 64);

@@ -99,6 +99,34 @@ class WeightKernelTest {
         }
     }
 
+    /** Two tokens against one row (a draft being checked) get exactly what each gets alone. */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void aPairOfTokensGetsWhatEachGetsAlone(GgmlType type) {
+        WeightKernel kernel = WeightKernel.of(type);
+        Random random = new Random(17);
+        int n = 3 * 256;
+        MemorySegment data = Arena.ofAuto().allocate(type.bytesFor(n) + 64).asSlice(5, type.bytesFor(n));
+        kernel.quantize(gaussian(random, n), 0, data, 0, n);
+        QuantizedVector qa = new QuantizedVector(kernel.activationFormat(), n);
+        QuantizedVector qb = new QuantizedVector(kernel.activationFormat(), n);
+        qa.quantize(gaussian(random, n), 0, n);
+        qb.quantize(gaussian(random, n), 0, n);
+        float[] out = new float[5];
+        kernel.dotPair(data, 0, qa, qb, n, out, 1, 3);
+        assertThat(out[1]).as("%s, first token", type).isEqualTo(kernel.dot(data, 0, null, 0, qa, n));
+        assertThat(out[3]).as("%s, second token", type).isEqualTo(kernel.dot(data, 0, null, 0, qb, n));
+        assertThat(out[0] + out[2] + out[4]).isZero();
+    }
+
+    private static float[] gaussian(Random random, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        return x;
+    }
+
     /** The kernel's dot product of w and x against the exact product of what their quantizations represent. */
     private static void assertDotMatchesReference(GgmlType type, float[] w, float[] x, String label) {
         WeightKernel kernel = WeightKernel.of(type);
