@@ -87,23 +87,19 @@ class MatMulTest {
         Matrix w = randomMatrix(GgmlType.Q8_0, rows, cols, random);
         assertThat(w.kernel().multipliesFewTokens()).isTrue();
         MatMul matmul = new MatMul(PARALLEL);
-        Activations one = new Activations(1, cols);
-        float[] alone = new float[rows];
         for (int tokens = 2; tokens <= MatMul.FEW_TILED_MIN_TOKENS; tokens++) {
             Activations x = randomActivations(tokens, cols, random);
             float[] together = new float[tokens * rows];
             matmul.multiply(w, x, together);
-            for (int t = 0; t < tokens; t++) {
-                System.arraycopy(x.values(), t * cols, one.values(), 0, cols);
-                one.update(1);
-                matmul.multiply(w, one, alone);
-                for (int r = 0; r < rows; r++) {
-                    if (tokens < MatMul.FEW_MIN_TOKENS) { // what speculative decoding's exact replies rest on
-                        assertThat(together[t * rows + r]).as("%d tokens: token %d row %d", tokens, t, r).isEqualTo(alone[r]);
-                    } else {
-                        assertThat(together[t * rows + r]).as("%d tokens: token %d row %d", tokens, t, r)
-                                .isCloseTo(alone[r], org.assertj.core.data.Offset.offset(1e-4f + 1e-5f * Math.abs(alone[r])));
-                    }
+            float[] alone = eachAlone(matmul, w, x);
+            for (int i = 0; i < together.length; i++) {
+                int t = i / rows;
+                int r = i % rows;
+                if (tokens < MatMul.FEW_MIN_TOKENS) { // what speculative decoding's exact replies rest on
+                    assertThat(together[i]).as("%d tokens: token %d row %d", tokens, t, r).isEqualTo(alone[i]);
+                } else {
+                    assertThat(together[i]).as("%d tokens: token %d row %d", tokens, t, r)
+                            .isCloseTo(alone[i], org.assertj.core.data.Offset.offset(1e-4f + 1e-5f * Math.abs(alone[i])));
                 }
             }
         }
@@ -122,21 +118,31 @@ class MatMulTest {
         int cols = 768;
         Matrix w = randomMatrix(type, rows, cols, random);
         MatMul matmul = new MatMul(PARALLEL);
-        Activations one = new Activations(1, cols);
-        float[] alone = new float[rows];
         for (int tokens = 2; tokens < MatMul.tiledMinTokens(w.kernel()); tokens++) {
             Activations x = randomActivations(tokens, cols, random);
             float[] together = new float[tokens * rows];
             matmul.multiply(w, x, together);
-            for (int t = 0; t < tokens; t++) {
-                System.arraycopy(x.values(), t * cols, one.values(), 0, cols);
-                one.update(1);
-                matmul.multiply(w, one, alone);
-                for (int r = 0; r < rows; r++) {
-                    assertThat(together[t * rows + r]).as("%s, %d tokens: token %d row %d", type, tokens, t, r).isEqualTo(alone[r]);
-                }
+            float[] alone = eachAlone(matmul, w, x);
+            for (int i = 0; i < together.length; i++) {
+                assertThat(together[i]).as("%s, %d tokens: token %d row %d", type, tokens, i / rows, i % rows).isEqualTo(alone[i]);
             }
         }
+    }
+
+    /** {@code w} times each token of {@code x} on its own, laid out as a product of the whole batch. */
+    private static float[] eachAlone(MatMul matmul, Matrix w, Activations x) {
+        int rows = w.rows();
+        int cols = w.cols();
+        Activations one = new Activations(1, cols);
+        float[] alone = new float[x.rows() * rows];
+        float[] out = new float[rows];
+        for (int t = 0; t < x.rows(); t++) {
+            System.arraycopy(x.values(), t * cols, one.values(), 0, cols);
+            one.update(1);
+            matmul.multiply(w, one, out);
+            System.arraycopy(out, 0, alone, t * rows, rows);
+        }
+        return alone;
     }
 
     @Test
