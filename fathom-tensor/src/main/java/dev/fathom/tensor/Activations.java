@@ -9,7 +9,8 @@ import java.util.Arrays;
  * gate and up projections), possibly of different weight types. The forms each type needs
  * ({@link ActivationFormat}) are therefore made on first use and kept until the values change:
  * int8 blocks for the integer kernels, and floats holding exactly the values those blocks
- * represent for the tiled prompt path.
+ * represent for the tiled prompt path and the few-token products. Those float rows start on a
+ * cache line ({@link CacheLines}), at {@link #floatsStart}.
  */
 public final class Activations {
     private static final int FORMATS = ActivationFormat.values().length;
@@ -19,6 +20,7 @@ public final class Activations {
     private final float[] values;
     private final QuantizedVector[][] quantized = new QuantizedVector[FORMATS][];
     private final float[][] converted = new float[FORMATS][];
+    private final int[] convertedStart = new int[FORMATS];
     private final boolean[] quantizedReady = new boolean[FORMATS];
     private final boolean[] convertedReady = new boolean[FORMATS];
     private int rows;
@@ -77,7 +79,10 @@ public final class Activations {
         return quantized[f];
     }
 
-    /** The rows as {@code format} represents them, as floats, made if needed. */
+    /**
+     * The rows as {@code format} represents them, as floats, made if needed: row r from index
+     * {@code floatsStart(format) + r · cols()}.
+     */
     float[] floats(ActivationFormat format, Parallel parallel) {
         if (format == ActivationFormat.F32) {
             return values;
@@ -85,21 +90,28 @@ public final class Activations {
         int f = format.ordinal();
         if (!convertedReady[f]) {
             if (converted[f] == null) {
-                converted[f] = new float[capacity * cols];
+                converted[f] = new float[capacity * cols + CacheLines.FLOATS];
             }
             float[] out = converted[f];
+            int start = CacheLines.firstAligned(out);
+            convertedStart[f] = start;
             if (format.quantized) {
                 QuantizedVector[] q = quantized(format, parallel);
                 for (int r = 0; r < rows; r++) {
-                    q[r].dequantize(out, r * cols);
+                    q[r].dequantize(out, start + r * cols);
                 }
             } else {
                 for (int i = 0; i < rows * cols; i++) {
-                    out[i] = format.round(values[i]);
+                    out[start + i] = format.round(values[i]);
                 }
             }
             convertedReady[f] = true;
         }
         return converted[f];
+    }
+
+    /** Where row 0 of {@link #floats} in {@code format} starts, once they are made. */
+    int floatsStart(ActivationFormat format) {
+        return format == ActivationFormat.F32 ? 0 : convertedStart[format.ordinal()];
     }
 }

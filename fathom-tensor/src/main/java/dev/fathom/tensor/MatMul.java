@@ -165,6 +165,7 @@ public final class MatMul {
         MemorySegment data = w.data();
         if (few(w, x)) {
             float[] xs = x.floats(format, parallel);
+            int start = x.floatsStart(format);
             int count = Math.min(WeightKernel.FEW_TOKENS, tokens);
             // A stretch of rows meets one group of tokens after another, so that the group's
             // activations stay in the first-level cache while the stretch's weights come from
@@ -174,13 +175,14 @@ public final class MatMul {
                 for (int t = 0; t < tokens; t += count) {
                     int first = Math.min(t, tokens - count);
                     for (int r = stretch; r < end; r++) {
-                        kernel.dotFew(data, r * rowBytes, xs, first * cols, cols, count, out, first * rows + r, rows, cols);
+                        kernel.dotFew(data, r * rowBytes, xs, start + first * cols, cols, count, out, first * rows + r, rows, cols);
                     }
                 }
             }
             return;
         }
         float[] values = format.quantized ? null : x.floats(format, parallel);
+        int start = format.quantized ? 0 : x.floatsStart(format);
         QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : null;
         BlockScales scales = w.scales();
         boolean pairs = q != null && scales == null;
@@ -191,8 +193,8 @@ public final class MatMul {
             }
             for (; t < tokens; t++) {
                 out[t * rows + r] = scales != null
-                        ? scales.dot(kernel, data, r * rowBytes, r, cols, values, t * cols)
-                        : kernel.dot(data, r * rowBytes, values, t * cols, q == null ? null : q[t], cols);
+                        ? scales.dot(kernel, data, r * rowBytes, r, cols, values, start + t * cols)
+                        : kernel.dot(data, r * rowBytes, values, start + t * cols, q == null ? null : q[t], cols);
             }
         }
     }
@@ -208,17 +210,20 @@ public final class MatMul {
         int rows = w.rows();
         int cols = w.cols();
         int tokens = x.rows();
-        float[] xs = x.floats(w.kernel().activationFormat(), parallel);
+        ActivationFormat format = w.kernel().activationFormat();
+        float[] xs = x.floats(format, parallel);
+        int start = x.floatsStart(format);
         int panelCount = Math.ceilDiv(rows, PANEL_ROWS);
         parallel.forRange(panelCount, 1, (worker, from, to) -> {
-            float[] panel = panel(worker, PANEL_ROWS * cols);
+            float[] panel = panel(worker, PANEL_ROWS * cols + CacheLines.FLOATS);
+            int at = CacheLines.firstAligned(panel); // rows from a cache line, as the activations' are
             for (int p = from; p < to; p++) {
                 int r0 = p * PANEL_ROWS;
                 int n = Math.min(PANEL_ROWS, rows - r0);
                 for (int i = 0; i < n; i++) {
-                    w.dequantizeRow(r0 + i, panel, i * cols);
+                    w.dequantizeRow(r0 + i, panel, at + i * cols);
                 }
-                FloatTiles.products(xs, 0, cols, tokens, panel, 0, cols, n, cols, out, r0, rows);
+                FloatTiles.products(xs, start, cols, tokens, panel, at, cols, n, cols, out, r0, rows);
             }
         });
     }
