@@ -12,7 +12,8 @@ import java.lang.foreign.MemorySegment;
  * block where the type's decoding is costly ({@link WeightKernel#dotPair}), and such types take
  * tokens two by two up to a dozen. With a few more (a server's batch
  * of streams), types that have it decode each block once to floats in registers for four
- * tokens at a time ({@link WeightKernel#dotFew}); the others take each token's dot product. With many tokens (prefill) it is compute-bound: each thread
+ * tokens at a time ({@link WeightKernel#dotFew}, two rows at a time for long rows); the others
+ * take each token's dot product. With many tokens (prefill) it is compute-bound: each thread
  * decodes a panel of rows to floats once and multiplies it with every token in register tiles
  * ({@link FloatTiles#products}), so that a loaded weight serves four tokens and a loaded
  * activation three or four rows. All paths see the same activation values (see
@@ -54,6 +55,15 @@ public final class MatMul {
     private static final int PANEL_ROWS = 4 * FloatTiles.TILE_ROWS;
     /** Rows that meet one group of a few tokens after another ({@link #rows}): 52 KB of Q8_0 weights at 1536 columns. */
     private static final int FEW_STRETCH_ROWS = 32;
+    /**
+     * From this many columns on, few tokens meet two rows at a time ({@link WeightKernel#dotFewRows}):
+     * four tokens' activations (64 KiB here) then outgrow the first-level cache, and a loaded
+     * activation vector serving two rows halves those loads. On the 1.5B shape in Q8_0, whose
+     * down projections have 8960 columns, a decode step of 4 sequences took 3-10% less time and
+     * one of 8 sequences 1-5% less (in-process A/B, 60 steps a side); pairs of short rows
+     * gained nothing.
+     */
+    static final int FEW_ROW_PAIRS_MIN_COLS = 4096;
 
     private final Parallel parallel;
     private final float[][] panels;
@@ -154,6 +164,28 @@ public final class MatMul {
         }
     }
 
+    /**
+     * Rows [from, to) times {@code tokens} (at most {@link WeightKernel#FEW_TOKENS}) tokens from
+     * {@code x[xAt]}, results from {@code out[outAt + r]}. Long rows go two at a time, the rows
+     * of a pair half the stretch apart: with neighbouring rows interleaved, a decode step took
+     * 20% longer.
+     */
+    private static void fewTokens(WeightKernel kernel, MemorySegment data, long rowBytes, int from, int to, float[] x, int xAt,
+            int tokens, float[] out, int outAt, int outStride, int cols) {
+        int r = from;
+        if (cols >= FEW_ROW_PAIRS_MIN_COLS) {
+            int half = (to - from) / 2;
+            for (; r < from + half; r++) {
+                kernel.dotFewRows(data, r * rowBytes, half * rowBytes, x, xAt, cols, tokens, out, outAt + r, half,
+                        outStride, cols);
+            }
+            r = from + 2 * half;
+        }
+        for (; r < to; r++) {
+            kernel.dotFew(data, r * rowBytes, x, xAt, cols, tokens, out, outAt + r, outStride, cols);
+        }
+    }
+
     /** Rows [from, to) of {@code w} times every token of {@code x}, by the type's dot product. */
     private void rows(Matrix w, Activations x, float[] out, int from, int to) {
         WeightKernel kernel = w.kernel();
@@ -174,9 +206,7 @@ public final class MatMul {
                 int end = Math.min(to, stretch + FEW_STRETCH_ROWS);
                 for (int t = 0; t < tokens; t += count) {
                     int first = Math.min(t, tokens - count);
-                    for (int r = stretch; r < end; r++) {
-                        kernel.dotFew(data, r * rowBytes, xs, start + first * cols, cols, count, out, first * rows + r, rows, cols);
-                    }
+                    fewTokens(kernel, data, rowBytes, stretch, end, xs, start + first * cols, count, out, first * rows, rows, cols);
                 }
             }
             return;

@@ -117,6 +117,62 @@ final class Q8_0Kernel extends WeightKernel {
     }
 
     /**
+     * {@link #dotFew} for two rows at once: each block's quants of both rows become floats once,
+     * and each loaded activation vector meets both, one accumulator per row and token (eight
+     * chains of additions). That halves the activation loads per weight, which set the pace
+     * once four tokens' activations outgrow the first-level cache.
+     */
+    @Override
+    public void dotFewRows(MemorySegment w, long offset, long nextRow, float[] x, int xAt, int xStride, int tokens,
+            float[] out, int outAt, int nextOut, int outStride, int n) {
+        long offset1 = offset + nextRow;
+        int x0 = xAt;
+        int x1 = xAt + Math.min(1, tokens - 1) * xStride;
+        int x2 = xAt + Math.min(2, tokens - 1) * xStride;
+        int x3 = xAt + Math.min(3, tokens - 1) * xStride;
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long block = offset + (long) b * BYTES;
+            long block1 = offset1 + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(F16, block));
+            float d1 = Float.float16ToFloat(w.get(F16, block1));
+            for (int c = 0; c < BLOCK; c += F.length()) {
+                int at = b * BLOCK + c;
+                FloatVector u = ((FloatVector) Lanes.bytesForFloats(w, block + 2 + c)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                FloatVector v = ((FloatVector) Lanes.bytesForFloats(w, block1 + 2 + c)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d1);
+                FloatVector y = FloatVector.fromArray(F, x, x0 + at);
+                a0 = u.fma(y, a0);
+                b0 = v.fma(y, b0);
+                y = FloatVector.fromArray(F, x, x1 + at);
+                a1 = u.fma(y, a1);
+                b1 = v.fma(y, b1);
+                y = FloatVector.fromArray(F, x, x2 + at);
+                a2 = u.fma(y, a2);
+                b2 = v.fma(y, b2);
+                y = FloatVector.fromArray(F, x, x3 + at);
+                a3 = u.fma(y, a3);
+                b3 = v.fma(y, b3);
+            }
+        }
+        int out1 = outAt + Math.min(1, tokens - 1) * outStride;
+        int out2 = outAt + Math.min(2, tokens - 1) * outStride;
+        int out3 = outAt + Math.min(3, tokens - 1) * outStride;
+        out[outAt] = a0.reduceLanes(VectorOperators.ADD);
+        out[out1] = a1.reduceLanes(VectorOperators.ADD);
+        out[out2] = a2.reduceLanes(VectorOperators.ADD);
+        out[out3] = a3.reduceLanes(VectorOperators.ADD);
+        out[outAt + nextOut] = b0.reduceLanes(VectorOperators.ADD);
+        out[out1 + nextOut] = b1.reduceLanes(VectorOperators.ADD);
+        out[out2 + nextOut] = b2.reduceLanes(VectorOperators.ADD);
+        out[out3 + nextOut] = b3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * Per block, products of int8 weights and activations in short lanes, two vectors of them
      * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into
      * ints; the block's sum, scaled, joins a float accumulator. Four blocks a round, written out,

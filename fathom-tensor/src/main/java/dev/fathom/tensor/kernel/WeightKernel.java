@@ -99,6 +99,15 @@ public abstract sealed class WeightKernel
     }
 
     /**
+     * {@link #dotFew} for two rows, at byte {@code offset} and {@code offset + nextRow}, the
+     * second's results at {@code out[outAt + nextOut + t · outStride]}.
+     */
+    public void dotFewRows(MemorySegment w, long offset, long nextRow, float[] x, int xAt, int xStride, int tokens,
+            float[] out, int outAt, int nextOut, int outStride, int n) {
+        throw new UnsupportedOperationException(type() + " has no few-token product");
+    }
+
+    /**
      * The dot product of {@code n} weights at byte {@code offset} with float activations, where
      * the weights' value in each block of {@code block} columns is scaled by {@code scales[first
      * + b]} (FP8 checkpoints' block scales): one scaled dot product per block, summed.
