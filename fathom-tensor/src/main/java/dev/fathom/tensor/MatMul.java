@@ -7,11 +7,12 @@ import java.lang.foreign.MemorySegment;
  * Products of weight matrices with batches of activations: {@code out[t][r] = Σ_c W[r][c] · x[t][c]}.
  *
  * <p>Three regimes. With one token (decode) the product is memory-bound: every weight is read
- * once, in place, by the type's fused integer dot product, and rows are split between threads;
- * two tokens (a draft being checked) get exactly that product each, from one decoding of each
- * block where the type's decoding is costly ({@link WeightKernel#dotPair}), and such types take
- * tokens two by two up to a dozen. With a few more (a server's batch
- * of streams), types that have it decode each block once to floats in registers for four
+ * once, in place, by the type's fused integer dot product, and rows are split between threads,
+ * each handing its stretch to the kernel at once ({@link WeightKernel#dotRows}, which Q4_K takes
+ * two rows at a time); two tokens (a draft being checked) get exactly that product each, from
+ * one decoding of each block where the type's decoding is costly ({@link WeightKernel#dotPair}),
+ * and such types take tokens two by two up to a dozen. With a few more (a server's batch of
+ * streams), types that have it decode each block once to floats in registers for four
  * tokens at a time ({@link WeightKernel#dotFew}, two rows at a time for long rows); the others
  * take each token's dot product. With many tokens (prefill) it is compute-bound: each thread
  * decodes a panel of rows to floats once and multiplies it with every token in register tiles
@@ -215,17 +216,26 @@ public final class MatMul {
         int start = format.quantized ? 0 : x.floatsStart(format);
         QuantizedVector[] q = format.quantized ? x.quantized(format, parallel) : null;
         BlockScales scales = w.scales();
-        boolean pairs = q != null && scales == null;
-        for (int r = from; r < to; r++) {
-            int t = 0;
-            for (; pairs && t + 1 < tokens; t += 2) {
-                kernel.dotPair(data, r * rowBytes, q[t], q[t + 1], cols, out, t * rows + r, (t + 1) * rows + r);
+        if (scales != null) {
+            for (int r = from; r < to; r++) {
+                for (int t = 0; t < tokens; t++) {
+                    out[t * rows + r] = scales.dot(kernel, data, r * rowBytes, r, cols, values, start + t * cols);
+                }
             }
-            for (; t < tokens; t++) {
-                out[t * rows + r] = scales != null
-                        ? scales.dot(kernel, data, r * rowBytes, r, cols, values, start + t * cols)
-                        : kernel.dot(data, r * rowBytes, values, start + t * cols, q == null ? null : q[t], cols);
+            return;
+        }
+        int paired = q != null ? tokens & ~1 : 0;
+        if (paired > 0) {
+            for (int r = from; r < to; r++) {
+                for (int t = 0; t < paired; t += 2) {
+                    kernel.dotPair(data, r * rowBytes, q[t], q[t + 1], cols, out, t * rows + r, (t + 1) * rows + r);
+                }
             }
+        }
+        // The token left without a pair (the only one, in a decode step) meets the rows all at once.
+        for (int t = paired; t < tokens; t++) {
+            kernel.dotRows(data, from * rowBytes, rowBytes, to - from, values, start + t * cols, q == null ? null : q[t], cols,
+                    out, t * rows + from);
         }
     }
 

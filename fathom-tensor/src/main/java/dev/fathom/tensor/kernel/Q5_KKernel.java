@@ -293,6 +293,112 @@ final class Q5_KKernel extends WeightKernel {
     }
 
     /**
+     * On 512-bit vectors, row i goes with row i + count / 2, as for Q4_K ({@code Q4_KKernel.dotRows}).
+     * One thread, rows of 1536 columns: 10.7 ns a block from memory alone, 9.7 in pairs; a decode
+     * step of the 1.5B shape all in Q5_K about 7% faster (in-process A/B, 4 × 80 steps).
+     */
+    @Override
+    public void dotRows(MemorySegment w, long offset, long rowBytes, int count, float[] x, int xOffset, QuantizedVector qx,
+            int n, float[] out, int outAt) {
+        if (!Lanes.WIDE) {
+            super.dotRows(w, offset, rowBytes, count, x, xOffset, qx, n, out, outAt);
+            return;
+        }
+        int half = count / 2;
+        for (int i = 0; i < half; i++) {
+            dotRowPairWide(w, offset + i * rowBytes, offset + (i + half) * rowBytes, qx, n, out, outAt + i, half);
+        }
+        if (count % 2 != 0) {
+            out[outAt + count - 1] = dotWide(w, offset + (count - 1) * rowBytes, qx, n);
+        }
+    }
+
+    /**
+     * {@link #dotWide} for two rows, at byte offsets {@code a} and {@code b}, results to
+     * {@code out[at]} and {@code out[at + nextOut]}: each loaded vector of activation pairs serves
+     * both, and each row's sums and accumulators are those of {@link #dotWide}, in the same
+     * order, so each result is bit for bit what it gets alone.
+     */
+    private static void dotRowPairWide(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at,
+            int nextOut) {
+        int[] pairs = qx.pairs;
+        int[] sums32 = qx.sums32;
+        FloatVector accA = FloatVector.zero(WF), minAccA = FloatVector.zero(WF);
+        FloatVector accB = FloatVector.zero(WF), minAccB = FloatVector.zero(WF);
+        for (int k = 0; k < n / BLOCK; k++) {
+            long blockA = a + (long) k * BYTES;
+            long blockB = b + (long) k * BYTES;
+            float dx = qx.d[k];
+            ByteVector headA = ByteVector.fromMemorySegment(B16, w, blockA, LE);
+            ByteVector headB = ByteVector.fromMemorySegment(B16, w, blockB, LE);
+            int dAndMinA = headA.reinterpretAsInts().lane(0);
+            int dAndMinB = headB.reinterpretAsInts().lane(0);
+            IntVector codesA = ((IntVector) headA.rearrange(KScales.CODES).convertShape(VectorOperators.B2I, W, 0))
+                    .lanewise(VectorOperators.LSHR, KScales.CODE_SHIFTS).and(KScales.CODE_MASKS)
+                    .or(((IntVector) headA.rearrange(KScales.TOPS).convertShape(VectorOperators.B2I, W, 0))
+                            .lanewise(VectorOperators.LSHR, 2).and(KScales.TOP_MASKS));
+            IntVector codesB = ((IntVector) headB.rearrange(KScales.CODES).convertShape(VectorOperators.B2I, W, 0))
+                    .lanewise(VectorOperators.LSHR, KScales.CODE_SHIFTS).and(KScales.CODE_MASKS)
+                    .or(((IntVector) headB.rearrange(KScales.TOPS).convertShape(VectorOperators.B2I, W, 0))
+                            .lanewise(VectorOperators.LSHR, 2).and(KScales.TOP_MASKS));
+            IntVector sums = IntVector.fromArray(W, sums32, k * 16);
+            minAccA = ((FloatVector) codesA.mul(sums).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, Float.float16ToFloat((short) (dAndMinA >>> 16)) * dx), minAccA);
+            minAccB = ((FloatVector) codesB.mul(sums).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, Float.float16ToFloat((short) (dAndMinB >>> 16)) * dx), minAccB);
+            IntVector bitsA = IntVector.fromMemorySegment(W, w, blockA + 16, LE).rearrange(FIRST_TWICE)
+                    .lanewise(VectorOperators.LSHR, FIFTH_BITS);
+            IntVector bitsB = IntVector.fromMemorySegment(W, w, blockB + 16, LE).rearrange(FIRST_TWICE)
+                    .lanewise(VectorOperators.LSHR, FIFTH_BITS);
+            int pb = k * 128;
+            IntVector y0 = IntVector.fromArray(W, pairs, pb);
+            IntVector y1 = IntVector.fromArray(W, pairs, pb + 16);
+            IntVector y2 = IntVector.fromArray(W, pairs, pb + 32);
+            IntVector y3 = IntVector.fromArray(W, pairs, pb + 48);
+            IntVector v = IntVector.fromMemorySegment(W, w, blockA + 48, LE);
+            IntVector totalA = v.and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).mul(y0)
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).mul(y1))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesA.rearrange(SUB_BLOCKS_0_2))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).mul(y2)
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).mul(y3))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesA.rearrange(SUB_BLOCKS_1_3)));
+            v = IntVector.fromMemorySegment(W, w, blockB + 48, LE);
+            IntVector totalB = v.and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).mul(y0)
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).mul(y1))
+                    .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesB.rearrange(SUB_BLOCKS_0_2))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).mul(y2)
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).mul(y3))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesB.rearrange(SUB_BLOCKS_1_3)));
+            y0 = IntVector.fromArray(W, pairs, pb + 64);
+            y1 = IntVector.fromArray(W, pairs, pb + 80);
+            y2 = IntVector.fromArray(W, pairs, pb + 96);
+            y3 = IntVector.fromArray(W, pairs, pb + 112);
+            bitsA = bitsA.lanewise(VectorOperators.LSHR, 4);
+            bitsB = bitsB.lanewise(VectorOperators.LSHR, 4);
+            v = IntVector.fromMemorySegment(W, w, blockA + 112, LE);
+            totalA = totalA.add(v.and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).mul(y0)
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).mul(y1))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesA.rearrange(SUB_BLOCKS_4_6)))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).mul(y2)
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsA.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).mul(y3))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesA.rearrange(SUB_BLOCKS_5_7)));
+            v = IntVector.fromMemorySegment(W, w, blockB + 112, LE);
+            totalB = totalB.add(v.and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).mul(y0)
+                            .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).mul(y1))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesB.rearrange(SUB_BLOCKS_4_6)))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).mul(y2)
+                            .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsB.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).mul(y3))
+                            .add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codesB.rearrange(SUB_BLOCKS_5_7)));
+            accA = ((FloatVector) totalA.convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, Float.float16ToFloat((short) dAndMinA) * dx), accA);
+            accB = ((FloatVector) totalB.convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(FloatVector.broadcast(WF, Float.float16ToFloat((short) dAndMinB) * dx), accB);
+        }
+        out[at] = accA.reduceLanes(VectorOperators.ADD) - minAccA.reduceLanes(VectorOperators.ADD);
+        out[at + nextOut] = accB.reduceLanes(VectorOperators.ADD) - minAccB.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * {@link #dot} on 512-bit vectors, as {@link Q4_KKernel}'s: one load takes runs j and j + 1,
      * sub-blocks 2j and 2j + 2 in its low nibbles; the 32 bytes of high bits go into both halves,
      * the second shifted by two so that the bits of sub-block g + 2 sit where g's do in the first.

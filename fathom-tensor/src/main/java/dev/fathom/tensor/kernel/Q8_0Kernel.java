@@ -173,6 +173,191 @@ final class Q8_0Kernel extends WeightKernel {
     }
 
     /**
+     * Rows two at a time, row i with row i + count / 2 ({@link #dotRowPair}): two streams far
+     * apart, which the prefetchers follow better than one, in one loop. One thread, rows of 1536
+     * columns: 11.5 ns per 256 weights from memory alone, 10.6 in pairs; a decode step of the
+     * 1.5B shape about 4% faster (in-process A/B, 8 × 80 steps).
+     */
+    @Override
+    public void dotRows(MemorySegment w, long offset, long rowBytes, int count, float[] x, int xOffset, QuantizedVector qx,
+            int n, float[] out, int outAt) {
+        int half = count / 2;
+        for (int i = 0; i < half; i++) {
+            dotRowPair(w, offset + i * rowBytes, offset + (i + half) * rowBytes, qx, n, out, outAt + i, half);
+        }
+        if (count % 2 != 0) {
+            out[outAt + count - 1] = dot(w, offset + (count - 1) * rowBytes, x, xOffset, qx, n);
+        }
+    }
+
+    /**
+     * {@link #dot} for two rows, at byte offsets {@code rowA} and {@code rowB}, results to
+     * {@code out[outAt]} and {@code out[outAt + nextOut]}: each row's sums and accumulators are those of
+     * {@link #dot}, in the same order, so each result is bit for bit what it gets alone.
+     */
+    private static void dotRowPair(MemorySegment w, long rowA, long rowB, QuantizedVector qx, int n, float[] out, int outAt,
+            int nextOut) {
+        short[] q = qx.q;
+        float[] ad = qx.d;
+        FloatVector accA0 = FloatVector.zero(F), accA1 = FloatVector.zero(F);
+        FloatVector accB0 = FloatVector.zero(F), accB1 = FloatVector.zero(F);
+        int blocks = n / BLOCK;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4) {
+            long blockA = rowA + (long) b * BYTES;
+            long blockB = rowB + (long) b * BYTES;
+            int at = b * BLOCK;
+            IntVector sumA0 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumA0 = sumA0.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumA1 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 36 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 32 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 36 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 32 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumA1 = sumA1.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumA2 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 70 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 64 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 70 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 64 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumA2 = sumA2.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumA3 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 104 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 96 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 104 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 96 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumA3 = sumA3.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumB0 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumB0 = sumB0.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumB1 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 36 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 32 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 36 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 32 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumB1 = sumB1.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumB2 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 70 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 64 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 70 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 64 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumB2 = sumB2.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sumB3 = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 104 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 96 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 104 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 96 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumB3 = sumB3.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            accA0 = ((FloatVector) sumA0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockA + 0)) * ad[b + 0]), accA0);
+            accA1 = ((FloatVector) sumA1.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockA + 34)) * ad[b + 1]), accA1);
+            accA0 = ((FloatVector) sumA2.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockA + 68)) * ad[b + 2]), accA0);
+            accA1 = ((FloatVector) sumA3.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockA + 102)) * ad[b + 3]), accA1);
+            accB0 = ((FloatVector) sumB0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockB + 0)) * ad[b + 0]), accB0);
+            accB1 = ((FloatVector) sumB1.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockB + 34)) * ad[b + 1]), accB1);
+            accB0 = ((FloatVector) sumB2.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockB + 68)) * ad[b + 2]), accB0);
+            accB1 = ((FloatVector) sumB3.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockB + 102)) * ad[b + 3]), accB1);
+        }
+        for (; b < blocks; b++) {
+            long blockA = rowA + (long) b * BYTES;
+            long blockB = rowB + (long) b * BYTES;
+            int at = b * BLOCK;
+            IntVector sumA = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumA = sumA.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            accA0 = ((FloatVector) sumA.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockA)) * ad[b]), accA0);
+            IntVector sumB = IntVector.zero(I);
+            for (int c = 0; c < BLOCK; c += STEP) {
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 2 + c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c));
+                if (TWO_PER_SUM) {
+                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + 2 + c + S.length(), LE)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, q, at + 0 + c + S.length())));
+                }
+                IntVector pairs = p.reinterpretAsInts();
+                sumB = sumB.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            }
+            accB0 = ((FloatVector) sumB.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(F16, blockB)) * ad[b]), accB0);
+        }
+        out[outAt] = accA0.add(accA1).reduceLanes(VectorOperators.ADD);
+        out[outAt + nextOut] = accB0.add(accB1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * Per block, products of int8 weights and activations in short lanes, two vectors of them
      * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into
      * ints; the block's sum, scaled, joins a float accumulator. Four blocks a round, written out,

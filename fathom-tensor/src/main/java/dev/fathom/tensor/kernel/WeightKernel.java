@@ -55,6 +55,19 @@ public abstract sealed class WeightKernel
     public abstract float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n);
 
     /**
+     * The dot products of {@code count} rows, the first at byte {@code offset} and each next one
+     * {@code rowBytes} further, with one token's activations (as for {@link #dot}), written to
+     * {@code out[outAt]} onwards: each bit for bit what {@link #dot} gives that row. Types whose
+     * rows cost a fixed amount besides their blocks take them several at a time.
+     */
+    public void dotRows(MemorySegment w, long offset, long rowBytes, int count, float[] x, int xOffset, QuantizedVector qx,
+            int n, float[] out, int outAt) {
+        for (int i = 0; i < count; i++) {
+            out[outAt + i] = dot(w, offset + i * rowBytes, x, xOffset, qx, n);
+        }
+    }
+
+    /**
      * Whether {@link #dotPair} decodes each block once for both tokens, so that two tokens cost
      * well under two dot products (K-quants on 512-bit vectors: about 1.4 times one).
      */

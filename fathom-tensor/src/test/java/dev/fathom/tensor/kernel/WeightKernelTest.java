@@ -119,6 +119,36 @@ class WeightKernelTest {
         assertThat(out[0] + out[2] + out[4]).isZero();
     }
 
+    /**
+     * Rows taken several at a time (a decode step's matrix-vector product) get exactly what
+     * each gets alone, with an odd count so that a kernel taking rows in pairs has one left over.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "F8_E4M3"})
+    void rowsTakenTogetherGetWhatEachGetsAlone(GgmlType type) {
+        WeightKernel kernel = WeightKernel.of(type);
+        Random random = new Random(23);
+        int n = 6 * 256;
+        int rows = 7;
+        long rowBytes = type.bytesFor(n);
+        MemorySegment data = Arena.ofAuto().allocate(rows * rowBytes + 64).asSlice(3, rows * rowBytes);
+        for (int r = 0; r < rows; r++) {
+            kernel.quantize(gaussian(random, n), 0, data, r * rowBytes, n);
+        }
+        float[] x = gaussian(random, n);
+        QuantizedVector qx = null;
+        if (kernel.activationFormat().quantized) {
+            qx = new QuantizedVector(kernel.activationFormat(), n);
+            qx.quantize(x, 0, n);
+        }
+        float[] out = new float[rows + 2];
+        kernel.dotRows(data, 0, rowBytes, rows, x, 0, qx, n, out, 1);
+        for (int r = 0; r < rows; r++) {
+            assertThat(out[1 + r]).as("%s, row %d", type, r).isEqualTo(kernel.dot(data, r * rowBytes, x, 0, qx, n));
+        }
+        assertThat(out[0] + out[rows + 1]).isZero();
+    }
+
     private static float[] gaussian(Random random, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
