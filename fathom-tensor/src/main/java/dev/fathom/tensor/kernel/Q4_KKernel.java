@@ -261,38 +261,27 @@ final class Q4_KKernel extends WeightKernel {
     }
 
     /**
-     * On 512-bit vectors, row i goes with row i + count / 2 ({@link #dotRowPairWide}): a row of
-     * a few blocks costs a fixed amount besides them (the call, the loop's start, two
-     * reductions), which a pair shares, and the two rows are two streams far apart, which the
-     * prefetchers follow better than one. Neighbouring rows as a pair were faster from the
-     * second-level cache but slower from memory. One thread, rows of 1536 columns: 8.8 ns a
-     * block from memory alone, 7.2 in pairs half apart, 10.0 in neighbouring pairs; a decode
-     * step of the 1.5B shape in Q4_K_M 9-16% faster (in-process A/B, 80 steps a side).
+     * On 512-bit vectors, rows go in pairs ({@link WeightKernel#dotRows}): a row of a few blocks
+     * costs a fixed amount besides them (the call, the loop's start, two reductions), which a
+     * pair shares, as it shares each loaded vector of activation pairs. One thread, rows of 1536
+     * columns: 8.8 ns a block from memory alone, 7.2 in pairs half apart, 10.0 in neighbouring
+     * pairs; a decode step of the 1.5B shape in Q4_K_M 9-16% faster (in-process A/B, 80 steps a
+     * side).
      */
     @Override
-    public void dotRows(MemorySegment w, long offset, long rowBytes, int count, float[] x, int xOffset, QuantizedVector qx,
-            int n, float[] out, int outAt) {
-        if (!Lanes.WIDE) {
-            super.dotRows(w, offset, rowBytes, count, x, xOffset, qx, n, out, outAt);
-            return;
-        }
-        int half = count / 2;
-        for (int i = 0; i < half; i++) {
-            dotRowPairWide(w, offset + i * rowBytes, offset + (i + half) * rowBytes, qx, n, out, outAt + i, half);
-        }
-        if (count % 2 != 0) {
-            out[outAt + count - 1] = dotWide(w, offset + (count - 1) * rowBytes, qx, n);
-        }
+    boolean takesRowPairs() {
+        return Lanes.WIDE;
     }
 
     /**
-     * {@link #dotWide} for two rows, at byte offsets {@code a} and {@code b}, results to
+     * {@link #dotWide} for two rows ({@link WeightKernel#dotRowPair}), at byte offsets {@code a}
+     * and {@code b}, results to
      * {@code out[at]} and {@code out[at + nextOut]}: each loaded vector of activation pairs serves
      * both, and each row's sums and accumulators are those of {@link #dotWide}, in the same
      * order, so each result is bit for bit what it gets alone.
      */
-    private static void dotRowPairWide(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at,
-            int nextOut) {
+    @Override
+    void dotRowPair(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at, int nextOut) {
         int[] pairs = qx.pairs;
         int[] sums32 = qx.sums32;
         FloatVector accA = FloatVector.zero(WF), minAccA = FloatVector.zero(WF);

@@ -62,9 +62,36 @@ public abstract sealed class WeightKernel
      */
     public void dotRows(MemorySegment w, long offset, long rowBytes, int count, float[] x, int xOffset, QuantizedVector qx,
             int n, float[] out, int outAt) {
-        for (int i = 0; i < count; i++) {
-            out[outAt + i] = dot(w, offset + i * rowBytes, x, xOffset, qx, n);
+        if (!takesRowPairs()) {
+            for (int i = 0; i < count; i++) {
+                out[outAt + i] = dot(w, offset + i * rowBytes, x, xOffset, qx, n);
+            }
+            return;
         }
+        // Row i with row i + count / 2: two streams far apart, which the prefetchers follow
+        // better than one. Neighbouring rows as a pair were faster from the second-level cache
+        // but slower from memory.
+        int half = count / 2;
+        for (int i = 0; i < half; i++) {
+            dotRowPair(w, offset + i * rowBytes, offset + (i + half) * rowBytes, qx, n, out, outAt + i, half);
+        }
+        if (count % 2 != 0) {
+            out[outAt + count - 1] = dot(w, offset + (count - 1) * rowBytes, x, xOffset, qx, n);
+        }
+    }
+
+    /** Whether {@link #dotRows} takes rows two at a time, by {@link #dotRowPair}. */
+    boolean takesRowPairs() {
+        return false;
+    }
+
+    /**
+     * {@link #dot} for two rows, at byte offsets {@code a} and {@code b}, with quantized
+     * activations, results to {@code out[at]} and {@code out[at + nextOut]}: each bit for bit
+     * what {@link #dot} gives that row. Only where {@link #takesRowPairs()}.
+     */
+    void dotRowPair(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at, int nextOut) {
+        throw new UnsupportedOperationException(type() + " takes rows one at a time");
     }
 
     /**
