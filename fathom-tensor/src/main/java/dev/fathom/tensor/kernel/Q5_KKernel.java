@@ -304,10 +304,9 @@ final class Q5_KKernel extends WeightKernel {
 
     /**
      * {@link #dotWide} for two rows ({@link WeightKernel#dotRowPair}), at byte offsets {@code a}
-     * and {@code b}, results to
-     * {@code out[at]} and {@code out[at + nextOut]}: each loaded vector of activation pairs serves
-     * both, and each row's sums and accumulators are those of {@link #dotWide}, in the same
-     * order, so each result is bit for bit what it gets alone.
+     * and {@code b}, results to {@code out[at]} and {@code out[at + nextOut]}: each loaded vector
+     * of activation pairs serves both, and each row's sums and accumulators are those of
+     * {@link #dotWide}, in the same order, so each result is bit for bit what it gets alone.
      */
     @Override
     void dotRowPair(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at, int nextOut) {
