@@ -38,7 +38,9 @@ public final class QuantizedVector {
      * The values again, two to an int, in the order the paired products of the 4- to 6-bit
      * kernels read them (see {@code Lanes}). For a group of 32 values y, its even unit is the
      * eight ints y[4k]·2¹⁶ + y[4k+2] and its odd unit the eight y[4k+1]·2¹⁶ + y[4k+3], k < 8.
-     * Q8_0 and Q8_1 keep group s's even unit at int 16s and its odd one at 16s + 8. Q8_K sets
+     * Q8_0 and Q8_1 take their blocks four at a time, as the 512-bit kernels of Q4_0, Q4_1, Q5_0
+     * and Q5_1 do: per run of four blocks, 64 ints, the first halves of their even units (four
+     * ints each, block by block), then the second halves, then the same of the odd units. Q8_K sets
      * the units of a block's eight groups g0..g7 side by side in pairs g and g + 2, as
      * E0 E2 O0 O2, E1 E3 O1 O3, E4 E6 O4 O6, E5 E7 O5 O7: the K-quants keep groups g and g + 2
      * 32 bytes apart, so one 512-bit load of their quants meets one 512-bit load of these.
@@ -53,12 +55,13 @@ public final class QuantizedVector {
         this.format = format;
         int blocks = Math.ceilDiv(capacity, format.blockSize);
         this.q = new short[blocks * format.blockSize];
-        this.d = new float[blocks];
         boolean k = format == ActivationFormat.Q8_K;
-        this.sums = k ? null : new float[blocks];
+        // Room for reading 16 scales or sums from the last round of four blocks on (see pairs).
+        this.d = new float[k ? blocks : blocks + 12];
+        this.sums = k ? null : new float[blocks + 12];
         this.sums16 = k ? new int[blocks * 16] : null;
         this.sums32 = k ? new int[blocks * 16] : null;
-        this.pairs = new int[blocks * format.blockSize / 2];
+        this.pairs = new int[k ? blocks * 128 : Math.ceilDiv(blocks, 4) * 64];
     }
 
     /** Number of valid elements. */
@@ -175,13 +178,22 @@ public final class QuantizedVector {
         boolean k = format == ActivationFormat.Q8_K;
         for (int group = 0; group < n / 32; group++) {
             int y = 32 * group;
-            int even = k ? kUnit(group) : 16 * group;
-            int odd = even + (k ? 16 : 8);
+            int even = k ? kUnit(group) : roundUnit(group);
             for (int i = 0; i < 8; i++) {
-                pairs[even + i] = (q[y + 4 * i] << 16) + q[y + 4 * i + 2];
-                pairs[odd + i] = (q[y + 4 * i + 1] << 16) + q[y + 4 * i + 3];
+                int at = k ? even + i : even + i % 4 + 16 * (i / 4);
+                int odd = at + (k ? 16 : 32);
+                pairs[at] = (q[y + 4 * i] << 16) + q[y + 4 * i + 2];
+                pairs[odd] = (q[y + 4 * i + 1] << 16) + q[y + 4 * i + 3];
             }
         }
+    }
+
+    /**
+     * Where the first four ints of block {@code block}'s even unit start in {@link #pairs}, for
+     * Q8_0 and Q8_1; its next four are 16 ints on, its odd unit 32 ints on.
+     */
+    public static int roundUnit(int block) {
+        return 64 * (block / 4) + 4 * (block % 4);
     }
 
     /** Where Q8_K's even unit of group {@code group} (of the whole vector) starts in {@link #pairs}. */

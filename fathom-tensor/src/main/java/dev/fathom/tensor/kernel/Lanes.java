@@ -50,8 +50,8 @@ import jdk.incubator.vector.VectorSpecies;
  * lay out their values; on 512-bit machines ({@link #WIDE}) one vector holds two runs, and the
  * activation pairs of Q8_K are ordered for that (groups g and g + 2 side by side), which costs
  * the 256-bit kernels nothing but other offsets. The 32-value formats keep a block's 16 bytes
- * of nibbles (the low ones values 0-15, the high ones 16-31) in four lanes ({@link #P4}), which
- * reads the same pairs.
+ * of nibbles (the low ones values 0-15, the high ones 16-31) in four lanes ({@link #P4}); on
+ * 512-bit machines four blocks a round, gathered from their unaligned places ({@link FourBlocks}).
  */
 final class Lanes {
     private Lanes() {

@@ -1,10 +1,14 @@
 package dev.fathom.tensor.kernel;
 
+import static dev.fathom.tensor.kernel.FourBlocks.BLOCK_OF_LANE;
+import static dev.fathom.tensor.kernel.FourBlocks.F16_EXPONENT_BIAS;
+import static dev.fathom.tensor.kernel.FourBlocks.SW;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
-import static dev.fathom.tensor.kernel.Lanes.PF4;
+import static dev.fathom.tensor.kernel.Lanes.W;
+import static dev.fathom.tensor.kernel.Lanes.WF;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -14,6 +18,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -75,26 +80,69 @@ final class Q4_1Kernel extends WeightKernel {
     }
 
     /**
-     * Paired products (see {@link Lanes}): the block's nibbles in four int lanes give four vectors of quant pairs, whose products (at most 15 · 127 each, four to a lane) add up inside the halves. The minimum adds m · d_y · Σ y.
+     * Paired products (see {@link Lanes}): a block's nibbles in four int lanes give four vectors
+     * of quant pairs, whose products (at most 15 · 127 each, four to a lane) add up inside the
+     * halves. The minimum adds m · d_y · Σ y. On 512-bit machines four blocks a round
+     * ({@link FourBlocks}); blocks left over, and narrower machines, one by one.
      */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
-        int[] pairs = qx.pairs;
-        FloatVector acc = FloatVector.zero(PF4);
-        float offsets = 0;
-        for (int b = 0; b < n / BLOCK; b++) {
-            long block = offset + (long) b * BYTES;
-            IntVector v = IntVector.fromMemorySegment(P4, w, block + 4, LE);
-            int at = 16 * b;
-            IntVector sum = v.and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at))
-                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 8)))
-                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 4)))
-                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 12)));
-            float scale = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
-            acc = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, PF4, 0))
-                    .fma(FloatVector.broadcast(PF4, scale), acc);
-            offsets += Float.float16ToFloat(w.get(F16, block + 2)) * qx.sums[b];
+        int blocks = n / BLOCK;
+        int b = Lanes.WIDE ? blocks / 4 * 4 : 0;
+        float total = Lanes.WIDE ? dotRounds(w, offset, qx, b) : 0;
+        for (; b < blocks; b++) {
+            total += blockDot(w, offset + (long) b * BYTES, qx, b);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + offsets;
+        return total;
+    }
+
+    /**
+     * The first {@code blocks} blocks (a multiple of four) in rounds of four. A method of its own,
+     * so that rows with blocks left over do not make C2 recompile it.
+     */
+    private static float dotRounds(MemorySegment w, long offset, QuantizedVector qx, int blocks) {
+        int[] pairs = qx.pairs;
+        FloatVector acc = FloatVector.zero(WF);
+        FloatVector offsets = FloatVector.zero(WF);
+        for (int b = 0; b < blocks; b += 4) {
+            long round = offset + (long) b * BYTES;
+            ShortVector first = ShortVector.fromMemorySegment(SW, w, round, LE);
+            ShortVector last = ShortVector.fromMemorySegment(SW, w, round + 4 * BYTES - 64, LE);
+            IntVector v = NIBBLES.selectFrom(first, last).reinterpretAsInts();
+            // Each lane's f16 scale and minimum as floats: sign, exponent and mantissa moved into place, then rebiased.
+            FloatVector scale = SCALES.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
+                    .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS)
+                    .mul(FloatVector.fromArray(WF, qx.d, b).rearrange(BLOCK_OF_LANE));
+            FloatVector minimum = MINIMUMS.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
+                    .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS);
+            int at = 16 * b;
+            IntVector sum = v.and(0x000F000F).mul(IntVector.fromArray(W, pairs, at))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(W, pairs, at + 16)))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(W, pairs, at + 32)))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(W, pairs, at + 48)));
+            acc = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(scale, acc);
+            offsets = FloatVector.fromArray(WF, qx.sums, b).rearrange(BLOCK_OF_LANE).fma(minimum, offsets);
+        }
+        // Each block's minimum was taken in its four lanes.
+        return acc.reduceLanes(VectorOperators.ADD) + offsets.reduceLanes(VectorOperators.ADD) / 4;
+    }
+
+    /** The nibbles of a round's four blocks, and each block's scale and minimum (in the low half) in its lanes. */
+    private static final ShortVector NIBBLES = FourBlocks.field(BYTES, 4, 4);
+    private static final ShortVector SCALES = FourBlocks.field(BYTES, 0, 0);
+    private static final ShortVector MINIMUMS = FourBlocks.field(BYTES, 2, 0);
+
+    private static float blockDot(MemorySegment w, long block, QuantizedVector qx, int b) {
+        int[] pairs = qx.pairs;
+        IntVector v = IntVector.fromMemorySegment(P4, w, block + 4, LE);
+        int at = QuantizedVector.roundUnit(b);
+        IntVector sum = v.and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at))
+                .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 16)))
+                .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 32)))
+                .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).mul(IntVector.fromArray(P4, pairs, at + 48)));
+        float scale = Float.float16ToFloat(w.get(F16, block)) * qx.d[b];
+        return scale * sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).reduceLanes(VectorOperators.ADD)
+                + Float.float16ToFloat(w.get(F16, block + 2)) * qx.sums[b];
     }
 }

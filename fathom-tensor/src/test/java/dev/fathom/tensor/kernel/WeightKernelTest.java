@@ -99,6 +99,24 @@ class WeightKernelTest {
         }
     }
 
+    /**
+     * Block scales across the f16 range: weights so small that their scales are f16 subnormals,
+     * and large ones. The 512-bit kernels of the 32-value types decode the scales of four blocks
+     * at once with integer operations rather than one by one, so each range is checked.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1"})
+    void dotReadsScalesOfEveryF16Range(GgmlType type) {
+        Random random = new Random(11);
+        for (float magnitude : new float[] {1e-6f, 2e-5f, 1f, 3e3f}) {
+            float[] w = gaussian(random, N + 96);
+            for (int i = 0; i < w.length; i++) {
+                w[i] *= magnitude;
+            }
+            assertDotMatchesReference(type, w, gaussian(random, w.length), "weights of magnitude " + magnitude);
+        }
+    }
+
     /** Two tokens against one row (a draft being checked) get exactly what each gets alone. */
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
