@@ -7,27 +7,35 @@
 #             experts of 1408 + 2 shared, 6 per token, vocabulary 102400) with 26 layers (llama.cpp
 #             only loads this shape, without a query bottleneck, at 26 or 27 layers), as Q8_0
 #             (15 GiB) and Q4_K (8.5 GiB, with llama.cpp's Q5_0 fallback for rows of 128 and 1408).
-# A benchmark, not a test.
+# -m picks other quantizations of the shape: for qwen1.5b also q4_0 (llama.cpp's Q4_0, the output
+# head in Q6_K). A benchmark, not a test.
 #
-#   bench/run.sh [-s qwen1.5b|v2-lite] [-p 512] [-n 128] [-r 3] [-t 2]
+#   bench/run.sh [-s qwen1.5b|v2-lite] [-m "q8_0 q4_k_m"] [-p 512] [-n 128] [-r 3] [-t 2]
 #
 # The first run builds llama-bench from the llama.cpp sources that node-llama-cpp ships (about 15
 # minutes here) and writes the shape's two models; later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-shape=qwen1.5b pp=512 tg=128 reps=3 threads=2
-while getopts "s:p:n:r:t:" opt; do
+shape=qwen1.5b pp=512 tg=128 reps=3 threads=2 only=""
+while getopts "s:m:p:n:r:t:" opt; do
   case "$opt" in
-    s) shape="$OPTARG" ;; p) pp="$OPTARG" ;; n) tg="$OPTARG" ;; r) reps="$OPTARG" ;; t) threads="$OPTARG" ;;
-    *) echo "usage: bench/run.sh [-s qwen1.5b|v2-lite] [-p N] [-n N] [-r N] [-t N]" >&2; exit 2 ;;
+    s) shape="$OPTARG" ;; m) only="$OPTARG" ;; p) pp="$OPTARG" ;; n) tg="$OPTARG" ;; r) reps="$OPTARG" ;;
+    t) threads="$OPTARG" ;;
+    *) echo "usage: bench/run.sh [-s qwen1.5b|v2-lite] [-m MIXES] [-p N] [-n N] [-r N] [-t N]" >&2; exit 2 ;;
   esac
 done
 case "$shape" in
-  qwen1.5b) mixes="q8_0 q4_k_m" name="r1-distill-qwen-1.5b-shape" title="R1-Distill-Qwen-1.5B shape" extra="" ;;
-  v2-lite) mixes="v2-lite-q8_0 v2-lite-q4_k" name="deepseek2" title="DeepSeek-V2-Lite widths, 26 layers" extra=26 ;;
+  qwen1.5b) known="q8_0 q4_k_m q4_0" mixes="q8_0 q4_k_m" prefix="" name="r1-distill-qwen-1.5b-shape"
+    title="R1-Distill-Qwen-1.5B shape" extra="" ;;
+  v2-lite) known="q8_0 q4_k" mixes="q8_0 q4_k" prefix="v2-lite-" name="deepseek2"
+    title="DeepSeek-V2-Lite widths, 26 layers" extra=26 ;;
   *) echo "bench/run.sh: -s takes qwen1.5b or v2-lite, not '$shape'" >&2; exit 2 ;;
 esac
+for mix in $only; do
+  [[ " $known " == *" $mix "* ]] || { echo "bench/run.sh: -m takes some of '$known' for $shape, not '$mix'" >&2; exit 2; }
+done
+mixes="$(for mix in ${only:-$mixes}; do printf '%s ' "$prefix$mix"; done)"
 for n in "$pp" "$tg" "$reps" "$threads"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: -p, -n, -r and -t take positive whole numbers, not '$n'" >&2; exit 2; }
 done

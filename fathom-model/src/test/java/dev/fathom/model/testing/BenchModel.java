@@ -13,14 +13,14 @@ import java.util.stream.IntStream;
  * Writes synthetic models for the speed benchmarks in {@code bench/}, with random weights and
  * real tokenizers, quantized as llama.cpp's quantizer would:
  * <ul>
- * <li>{@code q8_0}, {@code q4_k_m}: the exact shape of DeepSeek-R1-Distill-Qwen-1.5B (hidden
- * 1536, 28 layers, 12 heads, 2 KV heads, FFN 8960, vocabulary 151,936);
+ * <li>{@code q8_0}, {@code q4_k_m}, {@code q4_0}: the exact shape of DeepSeek-R1-Distill-Qwen-1.5B
+ * (hidden 1536, 28 layers, 12 heads, 2 KV heads, FFN 8960, vocabulary 151,936);
  * <li>{@code v2-lite-q8_0}, {@code v2-lite-q4_k}: DeepSeek-V2-Lite's widths (hidden 2048, 16 MLA
  * heads, kv_lora_rank 512, 64 routed experts of 1408 + 2 shared, 6 per token, a dense first
  * layer of 10944, vocabulary 102,400) with fewer layers, as many as memory allows.
  * </ul>
  *
- * <p>Usage: {@code BenchModel OUT.gguf q8_0|q4_k_m} or {@code BenchModel OUT.gguf v2-lite-q8_0|v2-lite-q4_k LAYERS}
+ * <p>Usage: {@code BenchModel OUT.gguf q8_0|q4_k_m|q4_0} or {@code BenchModel OUT.gguf v2-lite-q8_0|v2-lite-q4_k LAYERS}
  */
 public final class BenchModel {
     static final int DIM = 1536;
@@ -39,7 +39,7 @@ public final class BenchModel {
             return;
         }
         if (args.length != 2) {
-            System.err.println("usage: BenchModel OUT.gguf q8_0|q4_k_m, or BenchModel OUT.gguf v2-lite-q8_0|v2-lite-q4_k LAYERS");
+            System.err.println("usage: BenchModel OUT.gguf q8_0|q4_k_m|q4_0, or BenchModel OUT.gguf v2-lite-q8_0|v2-lite-q4_k LAYERS");
             System.exit(2);
         }
         Path out = Path.of(args[0]);
@@ -61,7 +61,12 @@ public final class BenchModel {
                 valueType = layer -> layer < LAYERS / 8 || layer >= 7 * LAYERS / 8 || (layer - LAYERS / 8) % 3 == 2
                         ? GgmlType.Q6_K : GgmlType.Q4_K;
             }
-            default -> throw new IllegalArgumentException("unknown mix " + mix + " (q8_0 or q4_k_m)");
+            case "q4_0" -> { // as llama.cpp's Q4_0: the output head in Q6_K
+                base = GgmlType.Q4_0;
+                head = GgmlType.Q6_K;
+                valueType = layer -> GgmlType.Q4_0;
+            }
+            default -> throw new IllegalArgumentException("unknown mix " + mix + " (q8_0, q4_k_m or q4_0)");
         }
         TestModels.Vocabulary v = TestModels.qwenDistillVocabulary();
         GgufWriter w = new GgufWriter()
