@@ -139,6 +139,87 @@ final class Q5_0Kernel extends WeightKernel {
         return acc.reduceLanes(VectorOperators.ADD) - 4 * offsets.reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * On 512-bit vectors, rows go in pairs ({@link WeightKernel#dotRows}): the activations' pairs,
+     * scales and sums of a round are loaded and spread once for both rows.
+     */
+    @Override
+    boolean takesRowPairs() {
+        return Lanes.WIDE;
+    }
+
+    /**
+     * {@link #dot} for two rows, at byte offsets {@code a} and {@code b}: each row's sums and
+     * accumulators are those of {@link #dotRounds} and the one-block tail, in the same order, so
+     * each result is bit for bit what it gets alone.
+     */
+    @Override
+    void dotRowPair(MemorySegment w, long a, long b, QuantizedVector qx, int n, float[] out, int at, int nextOut) {
+        int blocks = n / BLOCK;
+        int rounds = blocks / 4 * 4;
+        dotRoundsOfPair(w, a, b, qx, rounds, out, at, nextOut);
+        for (int k = rounds; k < blocks; k++) {
+            out[at] += blockDot(w, a + (long) k * BYTES, qx, k);
+            out[at + nextOut] += blockDot(w, b + (long) k * BYTES, qx, k);
+        }
+    }
+
+    /** {@link #dotRounds} for rows at {@code a} and {@code b}, results to {@code out[at]} and {@code out[at + nextOut]}. */
+    private static void dotRoundsOfPair(MemorySegment w, long a, long b, QuantizedVector qx, int blocks, float[] out, int at,
+            int nextOut) {
+        int[] pairs = qx.pairs;
+        FloatVector accA = FloatVector.zero(WF), offsetsA = FloatVector.zero(WF);
+        FloatVector accB = FloatVector.zero(WF), offsetsB = FloatVector.zero(WF);
+        for (int k = 0; k < blocks; k += 4) {
+            FloatVector dx = FloatVector.fromArray(WF, qx.d, k).rearrange(BLOCK_OF_LANE);
+            FloatVector sums = FloatVector.fromArray(WF, qx.sums, k).rearrange(BLOCK_OF_LANE);
+            IntVector y0 = IntVector.fromArray(W, pairs, 16 * k);
+            IntVector y1 = IntVector.fromArray(W, pairs, 16 * k + 16);
+            IntVector y2 = IntVector.fromArray(W, pairs, 16 * k + 32);
+            IntVector y3 = IntVector.fromArray(W, pairs, 16 * k + 48);
+            long round = a + (long) k * BYTES;
+            ShortVector first = ShortVector.fromMemorySegment(SW, w, round, LE);
+            ShortVector last = ShortVector.fromMemorySegment(SW, w, round + 4 * BYTES - 64, LE);
+            IntVector v = NIBBLES.selectFrom(first, last).reinterpretAsInts();
+            FloatVector scale = SCALES.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
+                    .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS).mul(dx);
+            IntVector bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
+                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+            IntVector bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
+            IntVector sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010)).mul(y0)
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsHigh.and(5).mul(0x40010).and(0x00100010))
+                            .mul(y1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bits.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(y2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsHigh.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(y3));
+            accA = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(scale, accA);
+            offsetsA = sums.fma(scale, offsetsA);
+            round = b + (long) k * BYTES;
+            first = ShortVector.fromMemorySegment(SW, w, round, LE);
+            last = ShortVector.fromMemorySegment(SW, w, round + 4 * BYTES - 64, LE);
+            v = NIBBLES.selectFrom(first, last).reinterpretAsInts();
+            scale = SCALES.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
+                    .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS).mul(dx);
+            bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
+                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+            bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
+            sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010)).mul(y0)
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsHigh.and(5).mul(0x40010).and(0x00100010))
+                            .mul(y1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(bits.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(y2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(bitsHigh.and(0xA).mul(0x20008).and(0x00100010))
+                            .mul(y3));
+            accB = ((FloatVector) sum.add(0x8000).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, WF, 0))
+                    .fma(scale, accB);
+            offsetsB = sums.fma(scale, offsetsB);
+        }
+        out[at] = accA.reduceLanes(VectorOperators.ADD) - 4 * offsetsA.reduceLanes(VectorOperators.ADD);
+        out[at + nextOut] = accB.reduceLanes(VectorOperators.ADD) - 4 * offsetsB.reduceLanes(VectorOperators.ADD);
+    }
+
     /** The nibbles of a round's four blocks, and each block's fifth bits and scale (in the low half) in its lanes. */
     private static final ShortVector NIBBLES = FourBlocks.field(BYTES, 6, 4);
     private static final ShortVector HIGH_BITS = FourBlocks.field(BYTES, 2, 0);
