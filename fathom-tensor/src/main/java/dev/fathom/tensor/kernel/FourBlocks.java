@@ -15,9 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
  * block b takes lanes 4b to 4b + 3. Their blocks are 18 to 24 bytes long, though, so those
  * bytes are not contiguous. A round reads its four blocks (72 to 96 bytes) as two 64-byte
  * loads, the first from the round's start and the last ending at its end, and gathers each
- * field into the lanes with one two-vector short permute ({@code vpermi2w}): every field of
- * these formats lies at an even offset. Scales and offsets come out the same way, an f16 per
- * lane, so a round scales its four blocks with one vector multiply.
+ * field into the lanes with one two-vector short permute ({@code vpermi2w}, AVX-512BW): every
+ * field of these formats lies at an even offset. Scales and minimums come out the same way, an
+ * f16 in the low half of each lane, so a round scales its four blocks with one vector multiply.
  *
  * <p>The activations' pairs for these formats ({@code QuantizedVector.pairs}) are kept in the
  * order of a round: for each run of four blocks, 16 ints of even pairs of values 0-15 (four per
