@@ -18,6 +18,9 @@ final class FifthBits {
      * nibbles that lane of the paired products holds (see {@link Lanes}).
      */
     static final IntVector NIBBLE_SHIFTS = IntVector.fromArray(Lanes.P4, new int[] {0, 4, 8, 12}, 0);
+    /** {@link #NIBBLE_SHIFTS} for each block of a round of four on 512-bit machines ({@link FourBlocks}). */
+    static final IntVector ROUND_SHIFTS =
+            IntVector.fromArray(Lanes.W, new int[] {0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12}, 0);
     /** Lane i holds 1 << i, in ints. */
     private static final IntVector INT_LANE_BITS;
 

@@ -1,8 +1,6 @@
 package dev.fathom.tensor.kernel;
 
-import java.util.stream.IntStream;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -57,8 +55,4 @@ final class FourBlocks {
         }
         return ShortVector.fromArray(SW, indexes, 0);
     }
-
-    /** {@link FifthBits#NIBBLE_SHIFTS} for each block of a round (Q5_0, Q5_1). */
-    static final IntVector NIBBLE_SHIFTS =
-            IntVector.fromArray(Lanes.W, IntStream.range(0, 16).map(lane -> 4 * (lane % 4)).toArray(), 0);
 }

@@ -120,7 +120,7 @@ final class Q5_0Kernel extends WeightKernel {
                     .mul(FloatVector.fromArray(WF, qx.d, b).rearrange(BLOCK_OF_LANE));
             // The fifth bits as in the one-block kernel below, in each block's four lanes.
             IntVector bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
-                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+                    .lanewise(VectorOperators.LSHR, FifthBits.ROUND_SHIFTS);
             IntVector bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
             int at = 16 * b;
             IntVector sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010))
@@ -184,7 +184,7 @@ final class Q5_0Kernel extends WeightKernel {
             FloatVector scale = SCALES.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
                     .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS).mul(dx);
             IntVector bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
-                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+                    .lanewise(VectorOperators.LSHR, FifthBits.ROUND_SHIFTS);
             IntVector bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
             IntVector sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010)).mul(y0)
                     .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsHigh.and(5).mul(0x40010).and(0x00100010))
@@ -203,7 +203,7 @@ final class Q5_0Kernel extends WeightKernel {
             scale = SCALES.selectFrom(first, last).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
                     .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS).mul(dx);
             bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
-                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+                    .lanewise(VectorOperators.LSHR, FifthBits.ROUND_SHIFTS);
             bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
             sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010)).mul(y0)
                     .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(bitsHigh.and(5).mul(0x40010).and(0x00100010))

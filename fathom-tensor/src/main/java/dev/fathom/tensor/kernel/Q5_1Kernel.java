@@ -124,7 +124,7 @@ final class Q5_1Kernel extends WeightKernel {
                     .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(F16_EXPONENT_BIAS);
             // The fifth bits as in the one-block kernel below, in each block's four lanes.
             IntVector bits = HIGH_BITS.selectFrom(first, last).reinterpretAsInts()
-                    .lanewise(VectorOperators.LSHR, FourBlocks.NIBBLE_SHIFTS);
+                    .lanewise(VectorOperators.LSHR, FifthBits.ROUND_SHIFTS);
             IntVector bitsHigh = bits.lanewise(VectorOperators.LSHR, 16);
             int at = 16 * b;
             IntVector sum = v.and(0x000F000F).or(bits.and(5).mul(0x40010).and(0x00100010))
