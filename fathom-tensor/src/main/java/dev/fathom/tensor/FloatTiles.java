@@ -1,7 +1,8 @@
 package dev.fathom.tensor;
 
+import dev.fathom.tensor.kernel.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -12,6 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class FloatTiles {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Lanes summed in a fixed order: see {@link VectorMath#folds}. */
+    private static final VectorShuffle<Float>[] FOLDS = VectorMath.folds(F);
     /** Rows of B per tile of {@link #products}: 4 × 4 rows with 32 vector registers, 3 × 4 with 16 (see {@link VectorRegisters}). */
     private static final boolean REGISTERS_32 = VectorRegisters.COUNT == 32;
     static final int TILE_ROWS = REGISTERS_32 ? 4 : 3;
@@ -169,27 +172,45 @@ public final class FloatTiles {
             a23 = w2.fma(x3, a23);
             a33 = w3.fma(x3, a33);
         }
-        // Reduced one by one: gathering the accumulators into an array would make the JIT box them.
+        // Summed one by one: gathering the accumulators into an array would make the JIT box them.
         int t0 = o;
         int t1 = o + stride;
         int t2 = o + 2 * stride;
         int t3 = o + 3 * stride;
-        out[t0] = a00.reduceLanes(VectorOperators.ADD);
-        out[t1] = a01.reduceLanes(VectorOperators.ADD);
-        out[t2] = a02.reduceLanes(VectorOperators.ADD);
-        out[t3] = a03.reduceLanes(VectorOperators.ADD);
-        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
-        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
-        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
-        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
-        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
-        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
-        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
-        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
-        out[t0 + 3] = a30.reduceLanes(VectorOperators.ADD);
-        out[t1 + 3] = a31.reduceLanes(VectorOperators.ADD);
-        out[t2 + 3] = a32.reduceLanes(VectorOperators.ADD);
-        out[t3 + 3] = a33.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : FOLDS) {
+            a00 = a00.add(a00.rearrange(fold));
+            a01 = a01.add(a01.rearrange(fold));
+            a02 = a02.add(a02.rearrange(fold));
+            a03 = a03.add(a03.rearrange(fold));
+            a10 = a10.add(a10.rearrange(fold));
+            a11 = a11.add(a11.rearrange(fold));
+            a12 = a12.add(a12.rearrange(fold));
+            a13 = a13.add(a13.rearrange(fold));
+            a20 = a20.add(a20.rearrange(fold));
+            a21 = a21.add(a21.rearrange(fold));
+            a22 = a22.add(a22.rearrange(fold));
+            a23 = a23.add(a23.rearrange(fold));
+            a30 = a30.add(a30.rearrange(fold));
+            a31 = a31.add(a31.rearrange(fold));
+            a32 = a32.add(a32.rearrange(fold));
+            a33 = a33.add(a33.rearrange(fold));
+        }
+        out[t0] = a00.lane(0) + a00.lane(1);
+        out[t1] = a01.lane(0) + a01.lane(1);
+        out[t2] = a02.lane(0) + a02.lane(1);
+        out[t3] = a03.lane(0) + a03.lane(1);
+        out[t0 + 1] = a10.lane(0) + a10.lane(1);
+        out[t1 + 1] = a11.lane(0) + a11.lane(1);
+        out[t2 + 1] = a12.lane(0) + a12.lane(1);
+        out[t3 + 1] = a13.lane(0) + a13.lane(1);
+        out[t0 + 2] = a20.lane(0) + a20.lane(1);
+        out[t1 + 2] = a21.lane(0) + a21.lane(1);
+        out[t2 + 2] = a22.lane(0) + a22.lane(1);
+        out[t3 + 2] = a23.lane(0) + a23.lane(1);
+        out[t0 + 3] = a30.lane(0) + a30.lane(1);
+        out[t1 + 3] = a31.lane(0) + a31.lane(1);
+        out[t2 + 3] = a32.lane(0) + a32.lane(1);
+        out[t3 + 3] = a33.lane(0) + a33.lane(1);
         for (int cc = c; cc < k; cc++) { // columns past the last full vector
             for (int i = 0; i < 4; i++) {
                 for (int t = 0; t < 4; t++) {
@@ -232,18 +253,32 @@ public final class FloatTiles {
         int t1 = o + stride;
         int t2 = o + 2 * stride;
         int t3 = o + 3 * stride;
-        out[t0] = a00.reduceLanes(VectorOperators.ADD);
-        out[t1] = a01.reduceLanes(VectorOperators.ADD);
-        out[t2] = a02.reduceLanes(VectorOperators.ADD);
-        out[t3] = a03.reduceLanes(VectorOperators.ADD);
-        out[t0 + 1] = a10.reduceLanes(VectorOperators.ADD);
-        out[t1 + 1] = a11.reduceLanes(VectorOperators.ADD);
-        out[t2 + 1] = a12.reduceLanes(VectorOperators.ADD);
-        out[t3 + 1] = a13.reduceLanes(VectorOperators.ADD);
-        out[t0 + 2] = a20.reduceLanes(VectorOperators.ADD);
-        out[t1 + 2] = a21.reduceLanes(VectorOperators.ADD);
-        out[t2 + 2] = a22.reduceLanes(VectorOperators.ADD);
-        out[t3 + 2] = a23.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : FOLDS) {
+            a00 = a00.add(a00.rearrange(fold));
+            a01 = a01.add(a01.rearrange(fold));
+            a02 = a02.add(a02.rearrange(fold));
+            a03 = a03.add(a03.rearrange(fold));
+            a10 = a10.add(a10.rearrange(fold));
+            a11 = a11.add(a11.rearrange(fold));
+            a12 = a12.add(a12.rearrange(fold));
+            a13 = a13.add(a13.rearrange(fold));
+            a20 = a20.add(a20.rearrange(fold));
+            a21 = a21.add(a21.rearrange(fold));
+            a22 = a22.add(a22.rearrange(fold));
+            a23 = a23.add(a23.rearrange(fold));
+        }
+        out[t0] = a00.lane(0) + a00.lane(1);
+        out[t1] = a01.lane(0) + a01.lane(1);
+        out[t2] = a02.lane(0) + a02.lane(1);
+        out[t3] = a03.lane(0) + a03.lane(1);
+        out[t0 + 1] = a10.lane(0) + a10.lane(1);
+        out[t1 + 1] = a11.lane(0) + a11.lane(1);
+        out[t2 + 1] = a12.lane(0) + a12.lane(1);
+        out[t3 + 1] = a13.lane(0) + a13.lane(1);
+        out[t0 + 2] = a20.lane(0) + a20.lane(1);
+        out[t1 + 2] = a21.lane(0) + a21.lane(1);
+        out[t2 + 2] = a22.lane(0) + a22.lane(1);
+        out[t3 + 2] = a23.lane(0) + a23.lane(1);
         for (int cc = c; cc < k; cc++) { // columns past the last full vector
             for (int i = 0; i < 3; i++) {
                 for (int t = 0; t < 4; t++) {
@@ -260,7 +295,10 @@ public final class FloatTiles {
         for (; i + step <= n; i += step) {
             acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : FOLDS) {
+            acc = acc.add(acc.rearrange(fold));
+        }
+        float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
             sum += a[aOffset + i] * b[bOffset + i];
         }

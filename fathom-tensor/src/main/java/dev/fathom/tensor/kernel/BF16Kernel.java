@@ -1,6 +1,7 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S_FOR_I;
@@ -13,6 +14,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /** bfloat16: the top half of an f32, so widening is a shift. */
 final class BF16Kernel extends WeightKernel {
@@ -59,7 +61,10 @@ final class BF16Kernel extends WeightKernel {
                     .reinterpretAsFloats();
             acc = wv.fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc = acc.add(acc.rearrange(fold));
+        }
+        float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
             sum += Bf16.toFloat(w.get(SHORT, offset + 2L * i)) * x[xOffset + i];
         }

@@ -1,6 +1,7 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -9,7 +10,7 @@ import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /** Plain 32-bit floats. */
 final class F32Kernel extends WeightKernel {
@@ -46,7 +47,11 @@ final class F32Kernel extends WeightKernel {
             acc1 = FloatVector.fromMemorySegment(F, w, offset + 4L * (i + step), LE)
                     .fma(FloatVector.fromArray(F, x, xOffset + i + step), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        acc0 = acc0.add(acc1);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc0 = acc0.add(acc0.rearrange(fold));
+        }
+        float sum = acc0.lane(0) + acc0.lane(1);
         for (; i < n; i++) {
             sum += w.get(FLOAT, offset + 4L * i) * x[xOffset + i];
         }

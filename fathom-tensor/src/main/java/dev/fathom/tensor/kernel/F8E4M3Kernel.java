@@ -1,6 +1,7 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.I;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -12,6 +13,7 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * FP8 E4M3 ("fn": no infinities), DeepSeek-V3's weight format: a sign, 4 exponent bits (bias 7)
@@ -101,7 +103,10 @@ final class F8E4M3Kernel extends WeightKernel {
         for (; i + step <= n; i += step) {
             acc = widen(w, offset + i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc = acc.add(acc.rearrange(fold));
+        }
+        float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
             sum += toFloat(w.get(ValueLayout.JAVA_BYTE, offset + i)) * x[xOffset + i];
         }
@@ -130,6 +135,9 @@ final class F8E4M3Kernel extends WeightKernel {
                 tail += scales[b] * toFloat(w.get(ValueLayout.JAVA_BYTE, offset + i)) * x[xOffset + i];
             }
         }
-        return total.reduceLanes(VectorOperators.ADD) + tail;
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            total = total.add(total.rearrange(fold));
+        }
+        return total.lane(0) + total.lane(1) + tail;
     }
 }

@@ -125,6 +125,15 @@ final class Lanes {
         return IntVector.fromArray(W, java.util.stream.IntStream.range(0, 16).map(lane -> lane < 8 ? low : high).toArray(), 0);
     }
 
+    /**
+     * The folds ({@link VectorMath#folds}) that sum the lanes of a vector of {@link #F},
+     * {@link #PF} or {@link #WF} in a fixed order. Spelled out at the end of each kernel as
+     * {@code for (fold : F_FOLDS) acc = acc.add(acc.rearrange(fold))}, then lanes 0 + 1.
+     */
+    static final VectorShuffle<Float>[] F_FOLDS = VectorMath.folds(F);
+    static final VectorShuffle<Float>[] PF_FOLDS = VectorMath.folds(PF);
+    static final VectorShuffle<Float>[] WF_FOLDS = VectorMath.folds(WF);
+
     /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     /** Two ints: the way eight bytes computed in scalar code enter a vector. */

@@ -9,6 +9,7 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -20,6 +21,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q4_1: blocks of 32 values, an f16 scale d and an f16 minimum m, then nibbles laid out as in
@@ -125,7 +127,11 @@ final class Q4_1Kernel extends WeightKernel {
             offsets = FloatVector.fromArray(WF, qx.sums, b).rearrange(BLOCK_OF_LANE).fma(minimum, offsets);
         }
         // Each block's minimum was taken in its four lanes.
-        return acc.reduceLanes(VectorOperators.ADD) + offsets.reduceLanes(VectorOperators.ADD) / 4;
+        FloatVector sum = acc.add(offsets.mul(0.25f));
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 
     /** The nibbles of a round's four blocks, and each block's scale and minimum (in the low half) in its lanes. */

@@ -10,6 +10,7 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -21,6 +22,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q5_0: blocks of 32 values, an f16 scale d, a 32-bit word whose bit i is the fifth bit of value
@@ -136,7 +138,11 @@ final class Q5_0Kernel extends WeightKernel {
             offsets = FloatVector.fromArray(WF, qx.sums, b).rearrange(BLOCK_OF_LANE).fma(scale, offsets);
         }
         // Each block's offset was taken in its four lanes.
-        return acc.reduceLanes(VectorOperators.ADD) - 4 * offsets.reduceLanes(VectorOperators.ADD);
+        FloatVector sum = acc.sub(offsets.mul(4));
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 
     /**
@@ -216,8 +222,14 @@ final class Q5_0Kernel extends WeightKernel {
                     .fma(scale, accB);
             offsetsB = sums.fma(scale, offsetsB);
         }
-        out[at] = accA.reduceLanes(VectorOperators.ADD) - 4 * offsetsA.reduceLanes(VectorOperators.ADD);
-        out[at + nextOut] = accB.reduceLanes(VectorOperators.ADD) - 4 * offsetsB.reduceLanes(VectorOperators.ADD);
+        FloatVector sumA = accA.sub(offsetsA.mul(4));
+        FloatVector sumB = accB.sub(offsetsB.mul(4));
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sumA = sumA.add(sumA.rearrange(fold));
+            sumB = sumB.add(sumB.rearrange(fold));
+        }
+        out[at] = sumA.lane(0) + sumA.lane(1);
+        out[at + nextOut] = sumB.lane(0) + sumB.lane(1);
     }
 
     /** The nibbles of a round's four blocks, and each block's fifth bits and scale (in the low half) in its lanes. */

@@ -10,6 +10,7 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -21,6 +22,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q5_1: blocks of 32 values, f16 scale d and minimum m, the fifth bits as in Q5_0, then
@@ -140,7 +142,11 @@ final class Q5_1Kernel extends WeightKernel {
             offsets = FloatVector.fromArray(WF, qx.sums, b).rearrange(BLOCK_OF_LANE).fma(minimum, offsets);
         }
         // Each block's minimum was taken in its four lanes.
-        return acc.reduceLanes(VectorOperators.ADD) + offsets.reduceLanes(VectorOperators.ADD) / 4;
+        FloatVector sum = acc.add(offsets.mul(0.25f));
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 
     /**

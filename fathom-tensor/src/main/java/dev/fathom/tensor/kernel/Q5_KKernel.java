@@ -8,12 +8,14 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.PF;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_0_2;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_1_3;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_4_6;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_5_7;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -24,6 +26,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q5_K: Q4_K with a fifth bit. An f16 d and dmin, 12 bytes of packed scales ({@link KScales}),
@@ -209,7 +212,11 @@ final class Q5_KKernel extends WeightKernel {
             }
             acc = ((FloatVector) total.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, d), acc);
         }
-        return acc.sub(minAcc).reduceLanes(VectorOperators.ADD);
+        FloatVector sum = acc.sub(minAcc);
+        for (VectorShuffle<Float> fold : PF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 
     /** Per-half shifts of the high-bit bytes: sub-block g's fifth bits in the first half, g + 2's in the second. */
@@ -288,8 +295,14 @@ final class Q5_KKernel extends WeightKernel {
             accA = ((FloatVector) totalA.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qa.d[b]), accA);
             accB = ((FloatVector) totalB.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
         }
-        out[outA] = accA.reduceLanes(VectorOperators.ADD) - minAccA.reduceLanes(VectorOperators.ADD);
-        out[outB] = accB.reduceLanes(VectorOperators.ADD) - minAccB.reduceLanes(VectorOperators.ADD);
+        FloatVector sumA = accA.sub(minAccA);
+        FloatVector sumB = accB.sub(minAccB);
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sumA = sumA.add(sumA.rearrange(fold));
+            sumB = sumB.add(sumB.rearrange(fold));
+        }
+        out[outA] = sumA.lane(0) + sumA.lane(1);
+        out[outB] = sumB.lane(0) + sumB.lane(1);
     }
 
     /**
@@ -383,8 +396,14 @@ final class Q5_KKernel extends WeightKernel {
             accB = ((FloatVector) totalB.convertShape(VectorOperators.I2F, WF, 0))
                     .fma(FloatVector.broadcast(WF, Float.float16ToFloat((short) dAndMinB) * dx), accB);
         }
-        out[at] = accA.reduceLanes(VectorOperators.ADD) - minAccA.reduceLanes(VectorOperators.ADD);
-        out[at + nextOut] = accB.reduceLanes(VectorOperators.ADD) - minAccB.reduceLanes(VectorOperators.ADD);
+        FloatVector sumA = accA.sub(minAccA);
+        FloatVector sumB = accB.sub(minAccB);
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sumA = sumA.add(sumA.rearrange(fold));
+            sumB = sumB.add(sumB.rearrange(fold));
+        }
+        out[at] = sumA.lane(0) + sumA.lane(1);
+        out[at + nextOut] = sumB.lane(0) + sumB.lane(1);
     }
 
     /**
@@ -439,6 +458,10 @@ final class Q5_KKernel extends WeightKernel {
                     .add(high5.add(0x8000).lanewise(VectorOperators.ASHR, 16).mul(codes.rearrange(SUB_BLOCKS_5_7)));
             acc = ((FloatVector) total.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minAcc.reduceLanes(VectorOperators.ADD);
+        FloatVector sum = acc.sub(minAcc);
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 }

@@ -9,9 +9,11 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.P8;
 import static dev.fathom.tensor.kernel.Lanes.PF;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.SECOND_TWICE;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -174,7 +176,11 @@ final class Q6_KKernel extends WeightKernel {
             acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, PF, 0))
                     .fma(FloatVector.broadcast(PF, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        FloatVector sum = acc;
+        for (VectorShuffle<Float> fold : PF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 
     @Override
@@ -264,8 +270,14 @@ final class Q6_KKernel extends WeightKernel {
             accB = ((FloatVector) totalB.sub(offsetsB.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
                     .fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
         }
-        out[outA] = accA.reduceLanes(VectorOperators.ADD);
-        out[outB] = accB.reduceLanes(VectorOperators.ADD);
+        FloatVector sumA = accA;
+        FloatVector sumB = accB;
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sumA = sumA.add(sumA.rearrange(fold));
+            sumB = sumB.add(sumB.rearrange(fold));
+        }
+        out[outA] = sumA.lane(0) + sumA.lane(1);
+        out[outB] = sumB.lane(0) + sumB.lane(1);
     }
 
     /** Per-half shifts that take groups g and g + 2 of a nibble run, or of its high bits. */
@@ -336,6 +348,10 @@ final class Q6_KKernel extends WeightKernel {
             acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
                     .fma(FloatVector.broadcast(WF, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        FloatVector sum = acc;
+        for (VectorShuffle<Float> fold : WF_FOLDS) {
+            sum = sum.add(sum.rearrange(fold));
+        }
+        return sum.lane(0) + sum.lane(1);
     }
 }

@@ -3,6 +3,7 @@ package dev.fathom.tensor.kernel;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S;
@@ -17,6 +18,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /** Q8_0: blocks of 32 values, an f16 scale d then 32 int8 quants; value = d · q. */
 final class Q8_0Kernel extends WeightKernel {
@@ -110,10 +112,20 @@ final class Q8_0Kernel extends WeightKernel {
                 b3 = w1.fma(FloatVector.fromArray(F, x, x3 + at + step), b3);
             }
         }
-        out[outAt] = a0.add(b0).reduceLanes(VectorOperators.ADD);
-        out[outAt + Math.min(1, tokens - 1) * outStride] = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        out[outAt + Math.min(2, tokens - 1) * outStride] = a2.add(b2).reduceLanes(VectorOperators.ADD);
-        out[outAt + Math.min(3, tokens - 1) * outStride] = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        a0 = a0.add(b0);
+        a1 = a1.add(b1);
+        a2 = a2.add(b2);
+        a3 = a3.add(b3);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            a0 = a0.add(a0.rearrange(fold));
+            a1 = a1.add(a1.rearrange(fold));
+            a2 = a2.add(a2.rearrange(fold));
+            a3 = a3.add(a3.rearrange(fold));
+        }
+        out[outAt] = a0.lane(0) + a0.lane(1);
+        out[outAt + Math.min(1, tokens - 1) * outStride] = a1.lane(0) + a1.lane(1);
+        out[outAt + Math.min(2, tokens - 1) * outStride] = a2.lane(0) + a2.lane(1);
+        out[outAt + Math.min(3, tokens - 1) * outStride] = a3.lane(0) + a3.lane(1);
     }
 
     /**
@@ -162,14 +174,24 @@ final class Q8_0Kernel extends WeightKernel {
         int out1 = outAt + Math.min(1, tokens - 1) * outStride;
         int out2 = outAt + Math.min(2, tokens - 1) * outStride;
         int out3 = outAt + Math.min(3, tokens - 1) * outStride;
-        out[outAt] = a0.reduceLanes(VectorOperators.ADD);
-        out[out1] = a1.reduceLanes(VectorOperators.ADD);
-        out[out2] = a2.reduceLanes(VectorOperators.ADD);
-        out[out3] = a3.reduceLanes(VectorOperators.ADD);
-        out[outAt + nextOut] = b0.reduceLanes(VectorOperators.ADD);
-        out[out1 + nextOut] = b1.reduceLanes(VectorOperators.ADD);
-        out[out2 + nextOut] = b2.reduceLanes(VectorOperators.ADD);
-        out[out3 + nextOut] = b3.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            a0 = a0.add(a0.rearrange(fold));
+            a1 = a1.add(a1.rearrange(fold));
+            a2 = a2.add(a2.rearrange(fold));
+            a3 = a3.add(a3.rearrange(fold));
+            b0 = b0.add(b0.rearrange(fold));
+            b1 = b1.add(b1.rearrange(fold));
+            b2 = b2.add(b2.rearrange(fold));
+            b3 = b3.add(b3.rearrange(fold));
+        }
+        out[outAt] = a0.lane(0) + a0.lane(1);
+        out[out1] = a1.lane(0) + a1.lane(1);
+        out[out2] = a2.lane(0) + a2.lane(1);
+        out[out3] = a3.lane(0) + a3.lane(1);
+        out[outAt + nextOut] = b0.lane(0) + b0.lane(1);
+        out[out1 + nextOut] = b1.lane(0) + b1.lane(1);
+        out[out2 + nextOut] = b2.lane(0) + b2.lane(1);
+        out[out3 + nextOut] = b3.lane(0) + b3.lane(1);
     }
 
     /**
@@ -255,7 +277,11 @@ final class Q8_0Kernel extends WeightKernel {
             acc1 = ((FloatVector) sum3.convertShape(VectorOperators.I2F, F, 0))
                     .fma(FloatVector.broadcast(F, scale3), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        acc0 = acc0.add(acc1);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc0 = acc0.add(acc0.rearrange(fold));
+        }
+        float sum = acc0.lane(0) + acc0.lane(1);
         for (; b < blocks; b++) {
             sum += blockDot(w, offset + (long) b * BYTES, a, b * BLOCK, ad[b]);
         }

@@ -1,6 +1,7 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S_FOR_I;
@@ -12,6 +13,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Vectors of f16 or f32 values in memory, read and updated with the Vector API: F16 weights, and
@@ -69,7 +71,10 @@ public final class SegmentVectors {
         for (; i + F.length() <= n; i += F.length()) {
             acc = toFloats(halves, offset + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc = acc.add(acc.rearrange(fold));
+        }
+        float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
             sum += Float.float16ToFloat(halves.get(SHORT, offset + 2L * i)) * x[xOffset + i];
         }

@@ -7,6 +7,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The vector steps of a transformer layer outside the matrix products: exp, SiLU (SwiGLU),
@@ -115,7 +117,10 @@ public final class VectorMath {
         for (; i + F.length() <= end; i += F.length()) {
             FloatVector e = exp(FloatVector.fromArray(F, x, i).sub(max));
             e.intoArray(x, i);
-            sum += e.reduceLanes(VectorOperators.ADD);
+            for (VectorShuffle<Float> fold : F_FOLDS) {
+                e = e.add(e.rearrange(fold));
+            }
+            sum += e.lane(0) + e.lane(1);
         }
         for (; i < end; i++) {
             x[i] = exp(x[i] - max);
@@ -131,6 +136,30 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * The shuffles that fold a vector of {@code species} in halves down to two lanes: lane i
+     * takes lane i ^ n/2, then i ^ n/4, ..., i ^ 2 (n lanes). Adding each fold to the vector in
+     * turn and then lanes 0 and 1 sums the lanes in one fixed order, the same in the interpreter
+     * and in compiled code. {@code reduceLanes(ADD)} leaves its order open, and HotSpot's C2 adds
+     * in another one than the interpreter: a dot product would round differently before and after
+     * the JIT compiled it, and a token's logits would depend on what ran before it (whether it
+     * came alone or in a batch, early in the process or later). Callers write the folds out as a
+     * loop over this array rather than calling a helper with the vector: C2 stops inlining in
+     * large kernels, and a vector passed to a call that is not inlined is boxed.
+     */
+    @SuppressWarnings("unchecked")
+    public static VectorShuffle<Float>[] folds(VectorSpecies<Float> species) {
+        int count = Integer.numberOfTrailingZeros(species.length()) - 1;
+        VectorShuffle<Float>[] folds = new VectorShuffle[Math.max(0, count)];
+        for (int i = 0; i < folds.length; i++) {
+            int distance = species.length() >> (i + 1);
+            folds[i] = VectorShuffle.fromOp(species, lane -> lane ^ distance);
+        }
+        return folds;
+    }
+
+    private static final VectorShuffle<Float>[] F_FOLDS = folds(F);
+
     /** The dot product of {@code a[ao, ao + n)} and {@code b[bo, bo + n)}. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector acc = FloatVector.zero(F);
@@ -138,7 +167,10 @@ public final class VectorMath {
         for (; i + F.length() <= n; i += F.length()) {
             acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            acc = acc.add(acc.rearrange(fold));
+        }
+        float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
             sum += a[ao + i] * b[bo + i];
         }
