@@ -1,6 +1,7 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.I;
 
 import jdk.incubator.vector.FloatVector;
@@ -157,8 +158,6 @@ public final class VectorMath {
         }
         return folds;
     }
-
-    private static final VectorShuffle<Float>[] F_FOLDS = folds(F);
 
     /** The dot product of {@code a[ao, ao + n)} and {@code b[bo, bo + n)}. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
