@@ -121,6 +121,14 @@ public final class GgufWriter {
         }
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);
+        // The file is written through a mapping, and a mapped page that the disk has no room for
+        // faults when it is touched (an InternalError, or a crash inside a vectorised kernel) rather
+        // than failing a write; so the room is checked first.
+        long usable = Files.getFileStore(dir).getUsableSpace();
+        if (usable < total) {
+            throw new IOException(String.format("not enough disk space for %s: it takes %,d bytes and %s has %,d free",
+                    path, total, dir, usable));
+        }
         Path tmp = dir.resolve(path.getFileName() + "." + ProcessHandle.current().pid() + ".partial");
         try {
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE,
