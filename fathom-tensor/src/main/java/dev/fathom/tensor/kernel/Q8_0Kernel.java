@@ -26,7 +26,12 @@ final class Q8_0Kernel extends WeightKernel {
     static final int BYTES = 34;
     /** Whether a block takes two or more short vectors, so that products are added in pairs before widening. */
     private static final boolean TWO_PER_SUM = S.length() < BLOCK;
+    /** The values one step of {@link #dot} takes: a block, or half a block on 128-bit machines. */
     private static final int STEP = TWO_PER_SUM ? 2 * S.length() : S.length();
+    /** Steps per block: 1, or 2 on 128-bit machines. */
+    private static final int STEPS = BLOCK / STEP;
+    /** The blocks one round of {@link #dot} takes: its four steps. */
+    private static final int ROUND_BLOCKS = 4 / STEPS;
 
     @Override
     public GgmlType type() {
@@ -195,15 +200,22 @@ final class Q8_0Kernel extends WeightKernel {
     }
 
     /**
-     * Per block, products of int8 weights and activations in short lanes, two vectors of them
-     * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into
-     * ints; the block's sum, scaled, joins a float accumulator. Four blocks a round, written out,
-     * with two accumulators: a loop over the four, or a helper method, would cost the JIT's
-     * inlining and unrolling (see {@link Lanes}); two blocks a round ran 15% slower. The round
-     * reads its four scales before any vector code: C2 stops inlining plain (not force-inlined)
-     * methods once a graph passes a node count, and a scale read that came after the vector code
-     * sat right at that count, so that in some processes its {@code Unsafe} call was left a call,
-     * every vector around it spilled, and decoding ran at half speed.
+     * Per step of {@link #STEP} values (a block on 256- and 512-bit machines, half a block on
+     * 128-bit ones), products of int8 weights and activations in short lanes, two vectors of them
+     * added while still shorts (2 · 127 · 127 fits), then their neighbouring lanes added into ints;
+     * the step's sum, scaled, joins a float accumulator. Four steps a round, written out, with two
+     * accumulators: a loop over the four, or a helper method, would cost the JIT's inlining and
+     * unrolling (see {@link Lanes}); two steps a round ran 15% slower.
+     *
+     * <p>No loop inside the round: when a block's steps were an inner loop (one trip on wide
+     * machines), C2 boxed that loop's vectors in some processes and not in others, depending on
+     * the profile it compiled from, and a process that drew the boxed compile decoded at 0.7
+     * tokens/s instead of 16-21 (3 of 4 processes when compilation ran slower, under
+     * {@code -XX:+PrintInlining}; about 1 in 6 otherwise). The round reads its four scales before
+     * any vector code: C2 stops inlining plain (not force-inlined) methods once a graph passes a
+     * node count, and a scale read that came after the vector code sat right at that count, so
+     * that in some processes its {@code Unsafe} call was left a call, every vector around it
+     * spilled, and decoding ran at half speed.
      */
     @Override
     public float dot(MemorySegment w, long offset, float[] x, int xOffset, QuantizedVector qx, int n) {
@@ -213,61 +225,58 @@ final class Q8_0Kernel extends WeightKernel {
         FloatVector acc1 = FloatVector.zero(F);
         int blocks = n / BLOCK;
         int b = 0;
-        for (; b + 4 <= blocks; b += 4) {
+        for (; b + ROUND_BLOCKS <= blocks; b += ROUND_BLOCKS) {
+            // Step k is block b + k / STEPS from its value k % STEPS · STEP on: constant offsets.
             long block = offset + (long) b * BYTES;
             int at = b * BLOCK;
-            float scale0 = Float.float16ToFloat(w.get(F16, block + 0)) * ad[b + 0];
-            float scale1 = Float.float16ToFloat(w.get(F16, block + 34)) * ad[b + 1];
-            float scale2 = Float.float16ToFloat(w.get(F16, block + 68)) * ad[b + 2];
-            float scale3 = Float.float16ToFloat(w.get(F16, block + 102)) * ad[b + 3];
-            IntVector sum0 = IntVector.zero(I);
-            for (int c = 0; c < BLOCK; c += STEP) {
-                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c));
-                if (TWO_PER_SUM) {
-                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c + S.length(), LE)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 0 + c + S.length())));
-                }
-                IntVector pairs = p.reinterpretAsInts();
-                sum0 = sum0.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            float scale0 = Float.float16ToFloat(w.get(F16, block + 0 / STEPS * BYTES)) * ad[b + 0 / STEPS];
+            float scale1 = Float.float16ToFloat(w.get(F16, block + 1 / STEPS * BYTES)) * ad[b + 1 / STEPS];
+            float scale2 = Float.float16ToFloat(w.get(F16, block + 2 / STEPS * BYTES)) * ad[b + 2 / STEPS];
+            float scale3 = Float.float16ToFloat(w.get(F16, block + 3 / STEPS * BYTES)) * ad[b + 3 / STEPS];
+            long quants0 = block + 2 + 0 / STEPS * BYTES + 0 % STEPS * STEP;
+            long quants1 = block + 2 + 1 / STEPS * BYTES + 1 % STEPS * STEP;
+            long quants2 = block + 2 + 2 / STEPS * BYTES + 2 % STEPS * STEP;
+            long quants3 = block + 2 + 3 / STEPS * BYTES + 3 % STEPS * STEP;
+            int at0 = at + 0 / STEPS * BLOCK + 0 % STEPS * STEP;
+            int at1 = at + 1 / STEPS * BLOCK + 1 % STEPS * STEP;
+            int at2 = at + 2 / STEPS * BLOCK + 2 % STEPS * STEP;
+            int at3 = at + 3 / STEPS * BLOCK + 3 % STEPS * STEP;
+            ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants0, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at0));
+            if (TWO_PER_SUM) {
+                p0 = p0.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants0 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at0 + S.length())));
             }
-            IntVector sum1 = IntVector.zero(I);
-            for (int c = 0; c < BLOCK; c += STEP) {
-                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 36 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 32 + c));
-                if (TWO_PER_SUM) {
-                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 36 + c + S.length(), LE)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 32 + c + S.length())));
-                }
-                IntVector pairs = p.reinterpretAsInts();
-                sum1 = sum1.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            IntVector pairs0 = p0.reinterpretAsInts();
+            IntVector sum0 = pairs0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs0.lanewise(VectorOperators.ASHR, 16));
+            ShortVector p1 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants1, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at1));
+            if (TWO_PER_SUM) {
+                p1 = p1.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants1 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at1 + S.length())));
             }
-            IntVector sum2 = IntVector.zero(I);
-            for (int c = 0; c < BLOCK; c += STEP) {
-                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 70 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 64 + c));
-                if (TWO_PER_SUM) {
-                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 70 + c + S.length(), LE)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 64 + c + S.length())));
-                }
-                IntVector pairs = p.reinterpretAsInts();
-                sum2 = sum2.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            IntVector pairs1 = p1.reinterpretAsInts();
+            IntVector sum1 = pairs1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs1.lanewise(VectorOperators.ASHR, 16));
+            ShortVector p2 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants2, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at2));
+            if (TWO_PER_SUM) {
+                p2 = p2.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants2 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at2 + S.length())));
             }
-            IntVector sum3 = IntVector.zero(I);
-            for (int c = 0; c < BLOCK; c += STEP) {
-                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 104 + c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 96 + c));
-                if (TWO_PER_SUM) {
-                    p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 104 + c + S.length(), LE)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + 96 + c + S.length())));
-                }
-                IntVector pairs = p.reinterpretAsInts();
-                sum3 = sum3.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16));
+            IntVector pairs2 = p2.reinterpretAsInts();
+            IntVector sum2 = pairs2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs2.lanewise(VectorOperators.ASHR, 16));
+            ShortVector p3 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants3, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at3));
+            if (TWO_PER_SUM) {
+                p3 = p3.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants3 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at3 + S.length())));
             }
+            IntVector pairs3 = p3.reinterpretAsInts();
+            IntVector sum3 = pairs3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs3.lanewise(VectorOperators.ASHR, 16));
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0))
                     .fma(FloatVector.broadcast(F, scale0), acc0);
             acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0))
@@ -283,30 +292,31 @@ final class Q8_0Kernel extends WeightKernel {
         }
         float sum = acc0.lane(0) + acc0.lane(1);
         for (; b < blocks; b++) {
-            sum += blockDot(w, offset + (long) b * BYTES, a, b * BLOCK, ad[b]);
+            long block = offset + (long) b * BYTES;
+            int blockSum = 0;
+            for (int c = 0; c < BLOCK; c += STEP) {
+                blockSum += stepDot(w, block + 2 + c, a, b * BLOCK + c);
+            }
+            sum += blockSum * Float.float16ToFloat(w.get(F16, block)) * ad[b];
         }
         return sum;
     }
 
     /**
-     * One block's product, for rows whose length is not a multiple of four blocks. It is a method
-     * of its own, taking and giving scalars, so that {@link #dot} stays the same graph for every
-     * row length: when C2 compiled this tail into {@code dot}, it at times boxed every vector of
-     * the four-block loop (decoding 1.7 times slower in some processes and not in others).
+     * One step's integer product, for rows whose length is not a multiple of a round. It is a
+     * method of its own, taking and giving scalars, so that {@link #dot} stays the same graph for
+     * every row length: when C2 compiled this tail into {@code dot}, it at times boxed every vector
+     * of the round's loop (decoding 1.7 times slower in some processes and not in others).
      */
-    private static float blockDot(MemorySegment w, long block, short[] a, int at, float activationScale) {
-        IntVector sum = IntVector.zero(I);
-        for (int c = 0; c < BLOCK; c += STEP) {
-            ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c, LE)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + c));
-            if (TWO_PER_SUM) {
-                p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, block + 2 + c + S.length(), LE)
-                        .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + c + S.length())));
-            }
-            IntVector pairs = p.reinterpretAsInts();
-            sum = sum.add(pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .add(pairs.lanewise(VectorOperators.ASHR, 16));
+    private static int stepDot(MemorySegment w, long quants, short[] a, int at) {
+        ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants, LE)
+                .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at));
+        if (TWO_PER_SUM) {
+            p = p.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants + S.length(), LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at + S.length())));
         }
-        return sum.reduceLanes(VectorOperators.ADD) * Float.float16ToFloat(w.get(F16, block)) * activationScale;
+        IntVector pairs = p.reinterpretAsInts();
+        return pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                .add(pairs.lanewise(VectorOperators.ASHR, 16)).reduceLanes(VectorOperators.ADD);
     }
 }
