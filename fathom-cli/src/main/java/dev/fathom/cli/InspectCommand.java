@@ -27,7 +27,8 @@ final class InspectCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "MODEL", description = "The model: a GGUF file or a checkpoint directory.")
+    @Parameters(paramLabel = "MODEL", arity = "0..1", description = "The model: a GGUF file or a checkpoint directory."
+            + " Default: the tiny model that ships with Fathom (" + ModelOptions.DEFAULT_MODEL + ").")
     Path file;
 
     @Option(names = "--verbose", description = "Show stack traces of errors.")
@@ -40,7 +41,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        try (ModelFile model = ModelFile.open(file)) {
+        try (ModelFile model = ModelFile.open(ModelOptions.orShipped(file))) {
             List<Row> rows = new ArrayList<>();
             String format;
             if (model instanceof GgufFile gguf) {

@@ -83,6 +83,11 @@ final class ModelOptions {
 
     /** The model asked for, or the one that ships with Fathom. */
     Path model() {
+        return orShipped(model);
+    }
+
+    /** {@code model}, or the model that ships with Fathom when it is null. */
+    static Path orShipped(Path model) {
         if (model != null) {
             return model;
         }

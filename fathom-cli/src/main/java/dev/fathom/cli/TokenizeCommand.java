@@ -22,8 +22,9 @@ final class TokenizeCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL",
-            description = "The model: a GGUF file, or a Hugging Face checkpoint directory.")
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
+            description = "The model: a GGUF file, or a Hugging Face checkpoint directory."
+                    + " Default: the tiny model that ships with Fathom (" + ModelOptions.DEFAULT_MODEL + ").")
     Path model;
 
     static final class Source {
@@ -62,7 +63,7 @@ final class TokenizeCommand implements Callable<Integer> {
             text = source.text.getBytes(StandardCharsets.UTF_8);
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (ModelFile gguf = ModelFile.open(model)) {
+        try (ModelFile gguf = ModelFile.open(ModelOptions.orShipped(model))) {
             Tokenizer tokenizer = Tokenizer.from(gguf);
             int[] ids = tokenizer.encode(text, !noBos, !noParseSpecial);
             if (json) {

@@ -76,6 +76,14 @@ class CommandsTest {
             Outcome r = fathom("run", "--chat", "-p", "What is 487 + 965?", "--temp", "0");
             assertThat(r.code()).as(r.err()).isZero();
             assertThat(r.out()).contains("7 + 5 = 12, write 2, carry 1.").contains("</think>\n\n1452");
+            Outcome ids = fathom("tokenize", "-p", "487 + 965", "--json");
+            assertThat(ids.code()).as(ids.err()).isZero();
+            assertThat(ids.out()).matches("\\[\\d+(,\\d+)+\\]\\s*")
+                    .isEqualTo(fathom("tokenize", "-m", Path.of("..", ModelOptions.DEFAULT_MODEL).toString(), "-p", "487 + 965",
+                            "--json").out());
+            Outcome inspect = fathom("inspect");
+            assertThat(inspect.code()).as(inspect.err()).isZero();
+            assertThat(inspect.out()).contains("deepseek2");
             Path plots = dir.resolve("plots");
             Outcome eval = fathom("eval", "--problems", "2", "--samples", "2", "--plots", plots.toString());
             assertThat(eval.code()).as(eval.err()).isZero();
