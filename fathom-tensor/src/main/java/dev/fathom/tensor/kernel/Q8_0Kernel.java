@@ -32,6 +32,14 @@ final class Q8_0Kernel extends WeightKernel {
     private static final int STEPS = BLOCK / STEP;
     /** The blocks one round of {@link #dot} takes: its four steps. */
     private static final int ROUND_BLOCKS = 4 / STEPS;
+    // Step k of a round is block BLOCK_k of the round (k / STEPS) from its value k % STEPS · STEP on;
+    // VALUE_k is the step's first value counted from the round's first, QUANTS_k its first quant's
+    // byte counted from the round's first block. Constants, so that the round's code has no loop.
+    private static final int BLOCK_1 = 1 / STEPS, BLOCK_2 = 2 / STEPS, BLOCK_3 = 3 / STEPS;
+    private static final int VALUE_1 = BLOCK_1 * BLOCK + 1 % STEPS * STEP, VALUE_2 = BLOCK_2 * BLOCK + 2 % STEPS * STEP,
+            VALUE_3 = BLOCK_3 * BLOCK + 3 % STEPS * STEP;
+    private static final int QUANTS_0 = 2, QUANTS_1 = BLOCK_1 * BYTES + 2 + 1 % STEPS * STEP,
+            QUANTS_2 = BLOCK_2 * BYTES + 2 + 2 % STEPS * STEP, QUANTS_3 = BLOCK_3 * BYTES + 2 + 3 % STEPS * STEP;
 
     @Override
     public GgmlType type() {
@@ -226,21 +234,20 @@ final class Q8_0Kernel extends WeightKernel {
         int blocks = n / BLOCK;
         int b = 0;
         for (; b + ROUND_BLOCKS <= blocks; b += ROUND_BLOCKS) {
-            // Step k is block b + k / STEPS from its value k % STEPS · STEP on: constant offsets.
             long block = offset + (long) b * BYTES;
             int at = b * BLOCK;
-            float scale0 = Float.float16ToFloat(w.get(F16, block + 0 / STEPS * BYTES)) * ad[b + 0 / STEPS];
-            float scale1 = Float.float16ToFloat(w.get(F16, block + 1 / STEPS * BYTES)) * ad[b + 1 / STEPS];
-            float scale2 = Float.float16ToFloat(w.get(F16, block + 2 / STEPS * BYTES)) * ad[b + 2 / STEPS];
-            float scale3 = Float.float16ToFloat(w.get(F16, block + 3 / STEPS * BYTES)) * ad[b + 3 / STEPS];
-            long quants0 = block + 2 + 0 / STEPS * BYTES + 0 % STEPS * STEP;
-            long quants1 = block + 2 + 1 / STEPS * BYTES + 1 % STEPS * STEP;
-            long quants2 = block + 2 + 2 / STEPS * BYTES + 2 % STEPS * STEP;
-            long quants3 = block + 2 + 3 / STEPS * BYTES + 3 % STEPS * STEP;
-            int at0 = at + 0 / STEPS * BLOCK + 0 % STEPS * STEP;
-            int at1 = at + 1 / STEPS * BLOCK + 1 % STEPS * STEP;
-            int at2 = at + 2 / STEPS * BLOCK + 2 % STEPS * STEP;
-            int at3 = at + 3 / STEPS * BLOCK + 3 % STEPS * STEP;
+            float scale0 = Float.float16ToFloat(w.get(F16, block)) * ad[b];
+            float scale1 = Float.float16ToFloat(w.get(F16, block + BLOCK_1 * BYTES)) * ad[b + BLOCK_1];
+            float scale2 = Float.float16ToFloat(w.get(F16, block + BLOCK_2 * BYTES)) * ad[b + BLOCK_2];
+            float scale3 = Float.float16ToFloat(w.get(F16, block + BLOCK_3 * BYTES)) * ad[b + BLOCK_3];
+            long quants0 = block + QUANTS_0;
+            long quants1 = block + QUANTS_1;
+            long quants2 = block + QUANTS_2;
+            long quants3 = block + QUANTS_3;
+            int at0 = at;
+            int at1 = at + VALUE_1;
+            int at2 = at + VALUE_2;
+            int at3 = at + VALUE_3;
             ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, quants0, LE)
                     .convertShape(VectorOperators.B2S, S, 0)).mul(ShortVector.fromArray(S, a, at0));
             if (TWO_PER_SUM) {
@@ -300,6 +307,159 @@ final class Q8_0Kernel extends WeightKernel {
             sum += blockSum * Float.float16ToFloat(w.get(F16, block)) * ad[b];
         }
         return sum;
+    }
+
+    @Override
+    boolean takesRowPairs() {
+        return true;
+    }
+
+    /**
+     * {@link #dot} for two rows at once ({@link WeightKernel#dotRowPair}): each activation vector is
+     * loaded once for both rows. Each row's sums and accumulators are those of {@link #dot}, in the
+     * same order, so each result is bit for bit what {@link #dot} gives that row alone.
+     */
+    @Override
+    void dotRowPair(MemorySegment w, long rowA, long rowB, QuantizedVector qx, int n, float[] out, int outAt, int nextOut) {
+        short[] a = qx.q;
+        float[] ad = qx.d;
+        FloatVector accA0 = FloatVector.zero(F);
+        FloatVector accA1 = FloatVector.zero(F);
+        FloatVector accB0 = FloatVector.zero(F);
+        FloatVector accB1 = FloatVector.zero(F);
+        int blocks = n / BLOCK;
+        int b = 0;
+        for (; b + ROUND_BLOCKS <= blocks; b += ROUND_BLOCKS) {
+            long blockA = rowA + (long) b * BYTES;
+            long blockB = rowB + (long) b * BYTES;
+            int at = b * BLOCK;
+            float scaleA0 = Float.float16ToFloat(w.get(F16, blockA)) * ad[b];
+            float scaleA1 = Float.float16ToFloat(w.get(F16, blockA + BLOCK_1 * BYTES)) * ad[b + BLOCK_1];
+            float scaleA2 = Float.float16ToFloat(w.get(F16, blockA + BLOCK_2 * BYTES)) * ad[b + BLOCK_2];
+            float scaleA3 = Float.float16ToFloat(w.get(F16, blockA + BLOCK_3 * BYTES)) * ad[b + BLOCK_3];
+            float scaleB0 = Float.float16ToFloat(w.get(F16, blockB)) * ad[b];
+            float scaleB1 = Float.float16ToFloat(w.get(F16, blockB + BLOCK_1 * BYTES)) * ad[b + BLOCK_1];
+            float scaleB2 = Float.float16ToFloat(w.get(F16, blockB + BLOCK_2 * BYTES)) * ad[b + BLOCK_2];
+            float scaleB3 = Float.float16ToFloat(w.get(F16, blockB + BLOCK_3 * BYTES)) * ad[b + BLOCK_3];
+            ShortVector x0 = ShortVector.fromArray(S, a, at);
+            ShortVector x1 = ShortVector.fromArray(S, a, at + VALUE_1);
+            ShortVector x2 = ShortVector.fromArray(S, a, at + VALUE_2);
+            ShortVector x3 = ShortVector.fromArray(S, a, at + VALUE_3);
+            ShortVector y0 = TWO_PER_SUM ? ShortVector.fromArray(S, a, at + S.length()) : x0;
+            ShortVector y1 = TWO_PER_SUM ? ShortVector.fromArray(S, a, at + VALUE_1 + S.length()) : x1;
+            ShortVector y2 = TWO_PER_SUM ? ShortVector.fromArray(S, a, at + VALUE_2 + S.length()) : x2;
+            ShortVector y3 = TWO_PER_SUM ? ShortVector.fromArray(S, a, at + VALUE_3 + S.length()) : x3;
+            ShortVector pA0 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_0, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+            if (TWO_PER_SUM) {
+                pA0 = pA0.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_0 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y0));
+            }
+            IntVector pairsA0 = pA0.reinterpretAsInts();
+            IntVector sumA0 = pairsA0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsA0.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pA1 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_1, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x1);
+            if (TWO_PER_SUM) {
+                pA1 = pA1.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_1 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y1));
+            }
+            IntVector pairsA1 = pA1.reinterpretAsInts();
+            IntVector sumA1 = pairsA1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsA1.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pA2 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_2, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x2);
+            if (TWO_PER_SUM) {
+                pA2 = pA2.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_2 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y2));
+            }
+            IntVector pairsA2 = pA2.reinterpretAsInts();
+            IntVector sumA2 = pairsA2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsA2.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pA3 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_3, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x3);
+            if (TWO_PER_SUM) {
+                pA3 = pA3.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockA + QUANTS_3 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y3));
+            }
+            IntVector pairsA3 = pA3.reinterpretAsInts();
+            IntVector sumA3 = pairsA3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsA3.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pB0 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_0, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+            if (TWO_PER_SUM) {
+                pB0 = pB0.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_0 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y0));
+            }
+            IntVector pairsB0 = pB0.reinterpretAsInts();
+            IntVector sumB0 = pairsB0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsB0.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pB1 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_1, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x1);
+            if (TWO_PER_SUM) {
+                pB1 = pB1.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_1 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y1));
+            }
+            IntVector pairsB1 = pB1.reinterpretAsInts();
+            IntVector sumB1 = pairsB1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsB1.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pB2 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_2, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x2);
+            if (TWO_PER_SUM) {
+                pB2 = pB2.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_2 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y2));
+            }
+            IntVector pairsB2 = pB2.reinterpretAsInts();
+            IntVector sumB2 = pairsB2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsB2.lanewise(VectorOperators.ASHR, 16));
+            ShortVector pB3 = ((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_3, LE)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(x3);
+            if (TWO_PER_SUM) {
+                pB3 = pB3.add(((ShortVector) ByteVector.fromMemorySegment(B_FOR_S, w, blockB + QUANTS_3 + S.length(), LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(y3));
+            }
+            IntVector pairsB3 = pB3.reinterpretAsInts();
+            IntVector sumB3 = pairsB3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairsB3.lanewise(VectorOperators.ASHR, 16));
+            accA0 = ((FloatVector) sumA0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleA0), accA0);
+            accA1 = ((FloatVector) sumA1.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleA1), accA1);
+            accA0 = ((FloatVector) sumA2.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleA2), accA0);
+            accA1 = ((FloatVector) sumA3.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleA3), accA1);
+            accB0 = ((FloatVector) sumB0.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleB0), accB0);
+            accB1 = ((FloatVector) sumB1.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleB1), accB1);
+            accB0 = ((FloatVector) sumB2.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleB2), accB0);
+            accB1 = ((FloatVector) sumB3.convertShape(VectorOperators.I2F, F, 0))
+                    .fma(FloatVector.broadcast(F, scaleB3), accB1);
+        }
+        accA0 = accA0.add(accA1);
+        accB0 = accB0.add(accB1);
+        for (VectorShuffle<Float> fold : F_FOLDS) {
+            accA0 = accA0.add(accA0.rearrange(fold));
+            accB0 = accB0.add(accB0.rearrange(fold));
+        }
+        float sumA = accA0.lane(0) + accA0.lane(1);
+        float sumB = accB0.lane(0) + accB0.lane(1);
+        for (; b < blocks; b++) {
+            long blockA = rowA + (long) b * BYTES;
+            long blockB = rowB + (long) b * BYTES;
+            int blockSumA = 0;
+            int blockSumB = 0;
+            for (int c = 0; c < BLOCK; c += STEP) {
+                blockSumA += stepDot(w, blockA + 2 + c, a, b * BLOCK + c);
+                blockSumB += stepDot(w, blockB + 2 + c, a, b * BLOCK + c);
+            }
+            sumA += blockSumA * Float.float16ToFloat(w.get(F16, blockA)) * ad[b];
+            sumB += blockSumB * Float.float16ToFloat(w.get(F16, blockB)) * ad[b];
+        }
+        out[outAt] = sumA;
+        out[outAt + nextOut] = sumB;
     }
 
     /**
