@@ -56,7 +56,7 @@ final class ChatCommand implements Callable<Integer> {
         AtomicBoolean stop = new AtomicBoolean();
         try (Model model = modelOptions.open();
                 Session session = modelOptions.session(model, err);
-                Interrupts _ = Interrupts.onInterrupt(() -> {
+                Interrupts interrupts = Interrupts.onInterrupt(() -> {
                     if (generating.get()) {
                         stop.set(true);
                     } else {
@@ -69,7 +69,9 @@ final class ChatCommand implements Callable<Integer> {
             Generation generation = sampling.generation();
             err.println("Chatting with " + model.file().path().getFileName() + " (" + model.network().describe()
                     + "), context " + session.contextLength() + " tokens.");
-            err.println("/reset starts over, /exit quits, Ctrl-C stops a reply.");
+            err.println(interrupts.reachable() ? "/reset starts over, /exit quits, Ctrl-C stops a reply."
+                    : "/reset starts over, /exit quits. Ctrl-C cannot stop a reply here: this process was started with"
+                            + " SIGINT ignored, as background jobs are.");
             err.flush();
             // While the user types the first message, let the JIT compile the kernels.
             Thread warmUp = Thread.ofPlatform().name("fathom-warm-up").start(() -> model.warmUp(Duration.ofSeconds(3)));

@@ -17,6 +17,15 @@ final class Interrupts implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether Ctrl-C reaches the action. Not when the process was started with SIGINT ignored (a
+     * background job of a non-interactive shell, {@code nohup}): the JVM then leaves it ignored and
+     * says so only by giving back {@code SIG_IGN} as the former handler.
+     */
+    boolean reachable() {
+        return previous != null && previous != sun.misc.SignalHandler.SIG_IGN;
+    }
+
     /** Gives Ctrl-C back its former meaning. */
     @Override
     public void close() {

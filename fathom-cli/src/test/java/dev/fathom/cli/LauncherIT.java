@@ -18,6 +18,14 @@ import org.junit.jupiter.api.Test;
 
 /** The real launcher and jar, in a real process: what a user types at a terminal. */
 class LauncherIT {
+    /** Whether SIGINT is ignored in this JVM, as it is in the processes it starts; putting back what was there. */
+    private static boolean sigintIgnoredHere() {
+        sun.misc.Signal interrupt = new sun.misc.Signal("INT");
+        sun.misc.SignalHandler previous = sun.misc.Signal.handle(interrupt, signal -> { });
+        sun.misc.Signal.handle(interrupt, previous);
+        return previous == sun.misc.SignalHandler.SIG_IGN;
+    }
+
     private static final Path ROOT = LlamaCpp.referenceDir().getParent();
     private static final Path MODEL = TestModels.get(Spec.qwen2(GgmlType.Q8_0));
 
@@ -112,6 +120,16 @@ class LauncherIT {
 
     @Test
     void controlCStopsAReplyWithoutLeaving() throws Exception {
+        if (sigintIgnoredHere()) {
+            // This JVM was started with SIGINT ignored (a background job of a non-interactive shell,
+            // nohup), and so is every process it starts: no Ctrl-C can reach the chat, which says so.
+            try (Running chat = new Running("chat", "-m", MODEL.toString())) {
+                chat.await(chat.err, e -> e.contains("Ctrl-C cannot stop a reply here"), "the chat to say Ctrl-C cannot reach it");
+                chat.type("/exit");
+                assertThat(chat.exit()).isZero();
+            }
+            return;
+        }
         try (Running chat = new Running("chat", "-m", MODEL.toString(), "--temp", "0", "-n", "-1", "--ctx", "8192")) {
             chat.await(chat.out, o -> o.contains("> "), "the first prompt");
             chat.type("Write forever");
