@@ -133,6 +133,15 @@ final class Lanes {
     static final VectorShuffle<Float>[] F_FOLDS = VectorMath.folds(F);
     static final VectorShuffle<Float>[] PF_FOLDS = VectorMath.folds(PF);
     static final VectorShuffle<Float>[] WF_FOLDS = VectorMath.folds(WF);
+    /**
+     * {@link #F_FOLDS} one by one (1 to 3 of them, for 4 to 16 lanes; past the count, unused), for
+     * kernels that write the folds out as {@code if (F_FOLD_COUNT > k) acc = acc.add(acc.rearrange(F_FOLD_k))}:
+     * in some compiles C2 left the loop over the array rolled and boxed the accumulator on every trip.
+     */
+    static final int F_FOLD_COUNT = F_FOLDS.length;
+    static final VectorShuffle<Float> F_FOLD_0 = F_FOLDS[0];
+    static final VectorShuffle<Float> F_FOLD_1 = F_FOLDS[Math.min(1, F_FOLD_COUNT - 1)];
+    static final VectorShuffle<Float> F_FOLD_2 = F_FOLDS[Math.min(2, F_FOLD_COUNT - 1)];
 
     /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;

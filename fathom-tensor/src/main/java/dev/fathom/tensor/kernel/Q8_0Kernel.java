@@ -4,6 +4,10 @@ import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S;
@@ -294,8 +298,12 @@ final class Q8_0Kernel extends WeightKernel {
                     .fma(FloatVector.broadcast(F, scale3), acc1);
         }
         acc0 = acc0.add(acc1);
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc0 = acc0.add(acc0.rearrange(fold));
+        acc0 = acc0.add(acc0.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc0 = acc0.add(acc0.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc0 = acc0.add(acc0.rearrange(F_FOLD_2));
         }
         float sum = acc0.lane(0) + acc0.lane(1);
         for (; b < blocks; b++) {
@@ -440,9 +448,15 @@ final class Q8_0Kernel extends WeightKernel {
         }
         accA0 = accA0.add(accA1);
         accB0 = accB0.add(accB1);
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            accA0 = accA0.add(accA0.rearrange(fold));
-            accB0 = accB0.add(accB0.rearrange(fold));
+        accA0 = accA0.add(accA0.rearrange(F_FOLD_0));
+        accB0 = accB0.add(accB0.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            accA0 = accA0.add(accA0.rearrange(F_FOLD_1));
+            accB0 = accB0.add(accB0.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            accA0 = accA0.add(accA0.rearrange(F_FOLD_2));
+            accB0 = accB0.add(accB0.rearrange(F_FOLD_2));
         }
         float sumA = accA0.lane(0) + accA0.lane(1);
         float sumB = accB0.lane(0) + accB0.lane(1);
