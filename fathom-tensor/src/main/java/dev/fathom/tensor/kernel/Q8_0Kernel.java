@@ -307,12 +307,7 @@ final class Q8_0Kernel extends WeightKernel {
         }
         float sum = acc0.lane(0) + acc0.lane(1);
         for (; b < blocks; b++) {
-            long block = offset + (long) b * BYTES;
-            int blockSum = 0;
-            for (int c = 0; c < BLOCK; c += STEP) {
-                blockSum += stepDot(w, block + 2 + c, a, b * BLOCK + c);
-            }
-            sum += blockSum * Float.float16ToFloat(w.get(F16, block)) * ad[b];
+            sum += blockDot(w, offset + (long) b * BYTES, a, b, ad[b]);
         }
         return sum;
     }
@@ -461,19 +456,20 @@ final class Q8_0Kernel extends WeightKernel {
         float sumA = accA0.lane(0) + accA0.lane(1);
         float sumB = accB0.lane(0) + accB0.lane(1);
         for (; b < blocks; b++) {
-            long blockA = rowA + (long) b * BYTES;
-            long blockB = rowB + (long) b * BYTES;
-            int blockSumA = 0;
-            int blockSumB = 0;
-            for (int c = 0; c < BLOCK; c += STEP) {
-                blockSumA += stepDot(w, blockA + 2 + c, a, b * BLOCK + c);
-                blockSumB += stepDot(w, blockB + 2 + c, a, b * BLOCK + c);
-            }
-            sumA += blockSumA * Float.float16ToFloat(w.get(F16, blockA)) * ad[b];
-            sumB += blockSumB * Float.float16ToFloat(w.get(F16, blockB)) * ad[b];
+            sumA += blockDot(w, rowA + (long) b * BYTES, a, b, ad[b]);
+            sumB += blockDot(w, rowB + (long) b * BYTES, a, b, ad[b]);
         }
         out[outAt] = sumA;
         out[outAt + nextOut] = sumB;
+    }
+
+    /** Block {@code b}'s product, scaled: the tail of {@link #dot} and {@link #dotRowPair}, a step at a time. */
+    private static float blockDot(MemorySegment w, long block, short[] a, int b, float activationScale) {
+        int blockSum = 0;
+        for (int c = 0; c < BLOCK; c += STEP) {
+            blockSum += stepDot(w, block + 2 + c, a, b * BLOCK + c);
+        }
+        return blockSum * Float.float16ToFloat(w.get(F16, block)) * activationScale;
     }
 
     /**
