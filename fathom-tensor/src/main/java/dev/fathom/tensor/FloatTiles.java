@@ -2,6 +2,7 @@ package dev.fathom.tensor;
 
 import dev.fathom.tensor.kernel.VectorMath;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -12,9 +13,15 @@ import jdk.incubator.vector.VectorSpecies;
  * and row stride.
  */
 public final class FloatTiles {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** Lanes summed in a fixed order: see {@link VectorMath#folds}. */
+    /** The preferred width up to 512 bits, as the weight kernels take it (at most three folds). */
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED
+            .withShape(VectorShape.forBitSize(Math.min(512, FloatVector.SPECIES_PREFERRED.vectorBitSize())));
+    /** Lanes summed in a fixed order ({@link VectorMath#folds}), the folds written out one by one. */
     private static final VectorShuffle<Float>[] FOLDS = VectorMath.folds(F);
+    private static final int FOLD_COUNT = FOLDS.length;
+    private static final VectorShuffle<Float> FOLD_0 = FOLDS[0];
+    private static final VectorShuffle<Float> FOLD_1 = FOLDS[Math.min(1, FOLD_COUNT - 1)];
+    private static final VectorShuffle<Float> FOLD_2 = FOLDS[Math.min(2, FOLD_COUNT - 1)];
     /** Rows of B per tile of {@link #products}: 4 × 4 rows with 32 vector registers, 3 × 4 with 16 (see {@link VectorRegisters}). */
     private static final boolean REGISTERS_32 = VectorRegisters.COUNT == 32;
     static final int TILE_ROWS = REGISTERS_32 ? 4 : 3;
@@ -177,23 +184,57 @@ public final class FloatTiles {
         int t1 = o + stride;
         int t2 = o + 2 * stride;
         int t3 = o + 3 * stride;
-        for (VectorShuffle<Float> fold : FOLDS) {
-            a00 = a00.add(a00.rearrange(fold));
-            a01 = a01.add(a01.rearrange(fold));
-            a02 = a02.add(a02.rearrange(fold));
-            a03 = a03.add(a03.rearrange(fold));
-            a10 = a10.add(a10.rearrange(fold));
-            a11 = a11.add(a11.rearrange(fold));
-            a12 = a12.add(a12.rearrange(fold));
-            a13 = a13.add(a13.rearrange(fold));
-            a20 = a20.add(a20.rearrange(fold));
-            a21 = a21.add(a21.rearrange(fold));
-            a22 = a22.add(a22.rearrange(fold));
-            a23 = a23.add(a23.rearrange(fold));
-            a30 = a30.add(a30.rearrange(fold));
-            a31 = a31.add(a31.rearrange(fold));
-            a32 = a32.add(a32.rearrange(fold));
-            a33 = a33.add(a33.rearrange(fold));
+        a00 = a00.add(a00.rearrange(FOLD_0));
+        a01 = a01.add(a01.rearrange(FOLD_0));
+        a02 = a02.add(a02.rearrange(FOLD_0));
+        a03 = a03.add(a03.rearrange(FOLD_0));
+        a10 = a10.add(a10.rearrange(FOLD_0));
+        a11 = a11.add(a11.rearrange(FOLD_0));
+        a12 = a12.add(a12.rearrange(FOLD_0));
+        a13 = a13.add(a13.rearrange(FOLD_0));
+        a20 = a20.add(a20.rearrange(FOLD_0));
+        a21 = a21.add(a21.rearrange(FOLD_0));
+        a22 = a22.add(a22.rearrange(FOLD_0));
+        a23 = a23.add(a23.rearrange(FOLD_0));
+        a30 = a30.add(a30.rearrange(FOLD_0));
+        a31 = a31.add(a31.rearrange(FOLD_0));
+        a32 = a32.add(a32.rearrange(FOLD_0));
+        a33 = a33.add(a33.rearrange(FOLD_0));
+        if (FOLD_COUNT > 1) {
+            a00 = a00.add(a00.rearrange(FOLD_1));
+            a01 = a01.add(a01.rearrange(FOLD_1));
+            a02 = a02.add(a02.rearrange(FOLD_1));
+            a03 = a03.add(a03.rearrange(FOLD_1));
+            a10 = a10.add(a10.rearrange(FOLD_1));
+            a11 = a11.add(a11.rearrange(FOLD_1));
+            a12 = a12.add(a12.rearrange(FOLD_1));
+            a13 = a13.add(a13.rearrange(FOLD_1));
+            a20 = a20.add(a20.rearrange(FOLD_1));
+            a21 = a21.add(a21.rearrange(FOLD_1));
+            a22 = a22.add(a22.rearrange(FOLD_1));
+            a23 = a23.add(a23.rearrange(FOLD_1));
+            a30 = a30.add(a30.rearrange(FOLD_1));
+            a31 = a31.add(a31.rearrange(FOLD_1));
+            a32 = a32.add(a32.rearrange(FOLD_1));
+            a33 = a33.add(a33.rearrange(FOLD_1));
+        }
+        if (FOLD_COUNT > 2) {
+            a00 = a00.add(a00.rearrange(FOLD_2));
+            a01 = a01.add(a01.rearrange(FOLD_2));
+            a02 = a02.add(a02.rearrange(FOLD_2));
+            a03 = a03.add(a03.rearrange(FOLD_2));
+            a10 = a10.add(a10.rearrange(FOLD_2));
+            a11 = a11.add(a11.rearrange(FOLD_2));
+            a12 = a12.add(a12.rearrange(FOLD_2));
+            a13 = a13.add(a13.rearrange(FOLD_2));
+            a20 = a20.add(a20.rearrange(FOLD_2));
+            a21 = a21.add(a21.rearrange(FOLD_2));
+            a22 = a22.add(a22.rearrange(FOLD_2));
+            a23 = a23.add(a23.rearrange(FOLD_2));
+            a30 = a30.add(a30.rearrange(FOLD_2));
+            a31 = a31.add(a31.rearrange(FOLD_2));
+            a32 = a32.add(a32.rearrange(FOLD_2));
+            a33 = a33.add(a33.rearrange(FOLD_2));
         }
         out[t0] = a00.lane(0) + a00.lane(1);
         out[t1] = a01.lane(0) + a01.lane(1);
@@ -253,19 +294,45 @@ public final class FloatTiles {
         int t1 = o + stride;
         int t2 = o + 2 * stride;
         int t3 = o + 3 * stride;
-        for (VectorShuffle<Float> fold : FOLDS) {
-            a00 = a00.add(a00.rearrange(fold));
-            a01 = a01.add(a01.rearrange(fold));
-            a02 = a02.add(a02.rearrange(fold));
-            a03 = a03.add(a03.rearrange(fold));
-            a10 = a10.add(a10.rearrange(fold));
-            a11 = a11.add(a11.rearrange(fold));
-            a12 = a12.add(a12.rearrange(fold));
-            a13 = a13.add(a13.rearrange(fold));
-            a20 = a20.add(a20.rearrange(fold));
-            a21 = a21.add(a21.rearrange(fold));
-            a22 = a22.add(a22.rearrange(fold));
-            a23 = a23.add(a23.rearrange(fold));
+        a00 = a00.add(a00.rearrange(FOLD_0));
+        a01 = a01.add(a01.rearrange(FOLD_0));
+        a02 = a02.add(a02.rearrange(FOLD_0));
+        a03 = a03.add(a03.rearrange(FOLD_0));
+        a10 = a10.add(a10.rearrange(FOLD_0));
+        a11 = a11.add(a11.rearrange(FOLD_0));
+        a12 = a12.add(a12.rearrange(FOLD_0));
+        a13 = a13.add(a13.rearrange(FOLD_0));
+        a20 = a20.add(a20.rearrange(FOLD_0));
+        a21 = a21.add(a21.rearrange(FOLD_0));
+        a22 = a22.add(a22.rearrange(FOLD_0));
+        a23 = a23.add(a23.rearrange(FOLD_0));
+        if (FOLD_COUNT > 1) {
+            a00 = a00.add(a00.rearrange(FOLD_1));
+            a01 = a01.add(a01.rearrange(FOLD_1));
+            a02 = a02.add(a02.rearrange(FOLD_1));
+            a03 = a03.add(a03.rearrange(FOLD_1));
+            a10 = a10.add(a10.rearrange(FOLD_1));
+            a11 = a11.add(a11.rearrange(FOLD_1));
+            a12 = a12.add(a12.rearrange(FOLD_1));
+            a13 = a13.add(a13.rearrange(FOLD_1));
+            a20 = a20.add(a20.rearrange(FOLD_1));
+            a21 = a21.add(a21.rearrange(FOLD_1));
+            a22 = a22.add(a22.rearrange(FOLD_1));
+            a23 = a23.add(a23.rearrange(FOLD_1));
+        }
+        if (FOLD_COUNT > 2) {
+            a00 = a00.add(a00.rearrange(FOLD_2));
+            a01 = a01.add(a01.rearrange(FOLD_2));
+            a02 = a02.add(a02.rearrange(FOLD_2));
+            a03 = a03.add(a03.rearrange(FOLD_2));
+            a10 = a10.add(a10.rearrange(FOLD_2));
+            a11 = a11.add(a11.rearrange(FOLD_2));
+            a12 = a12.add(a12.rearrange(FOLD_2));
+            a13 = a13.add(a13.rearrange(FOLD_2));
+            a20 = a20.add(a20.rearrange(FOLD_2));
+            a21 = a21.add(a21.rearrange(FOLD_2));
+            a22 = a22.add(a22.rearrange(FOLD_2));
+            a23 = a23.add(a23.rearrange(FOLD_2));
         }
         out[t0] = a00.lane(0) + a00.lane(1);
         out[t1] = a01.lane(0) + a01.lane(1);
@@ -295,8 +362,12 @@ public final class FloatTiles {
         for (; i + step <= n; i += step) {
             acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
         }
-        for (VectorShuffle<Float> fold : FOLDS) {
-            acc = acc.add(acc.rearrange(fold));
+        acc = acc.add(acc.rearrange(FOLD_0));
+        if (FOLD_COUNT > 1) {
+            acc = acc.add(acc.rearrange(FOLD_1));
+        }
+        if (FOLD_COUNT > 2) {
+            acc = acc.add(acc.rearrange(FOLD_2));
         }
         float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {

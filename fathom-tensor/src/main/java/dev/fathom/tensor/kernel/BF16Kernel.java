@@ -1,7 +1,10 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S_FOR_I;
@@ -14,7 +17,6 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /** bfloat16: the top half of an f32, so widening is a shift. */
 final class BF16Kernel extends WeightKernel {
@@ -61,8 +63,12 @@ final class BF16Kernel extends WeightKernel {
                     .reinterpretAsFloats();
             acc = wv.fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc = acc.add(acc.rearrange(fold));
+        acc = acc.add(acc.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc = acc.add(acc.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc = acc.add(acc.rearrange(F_FOLD_2));
         }
         float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {

@@ -1,7 +1,10 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -10,7 +13,6 @@ import dev.fathom.tensor.QuantizedVector;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShuffle;
 
 /** Plain 32-bit floats. */
 final class F32Kernel extends WeightKernel {
@@ -48,8 +50,12 @@ final class F32Kernel extends WeightKernel {
                     .fma(FloatVector.fromArray(F, x, xOffset + i + step), acc1);
         }
         acc0 = acc0.add(acc1);
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc0 = acc0.add(acc0.rearrange(fold));
+        acc0 = acc0.add(acc0.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc0 = acc0.add(acc0.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc0 = acc0.add(acc0.rearrange(F_FOLD_2));
         }
         float sum = acc0.lane(0) + acc0.lane(1);
         for (; i < n; i++) {

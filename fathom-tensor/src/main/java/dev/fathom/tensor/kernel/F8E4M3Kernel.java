@@ -1,7 +1,10 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.I;
 
 import dev.fathom.tensor.ActivationFormat;
@@ -13,7 +16,6 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * FP8 E4M3 ("fn": no infinities), DeepSeek-V3's weight format: a sign, 4 exponent bits (bias 7)
@@ -103,8 +105,12 @@ final class F8E4M3Kernel extends WeightKernel {
         for (; i + step <= n; i += step) {
             acc = widen(w, offset + i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc = acc.add(acc.rearrange(fold));
+        acc = acc.add(acc.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc = acc.add(acc.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc = acc.add(acc.rearrange(F_FOLD_2));
         }
         float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
@@ -135,8 +141,12 @@ final class F8E4M3Kernel extends WeightKernel {
                 tail += scales[b] * toFloat(w.get(ValueLayout.JAVA_BYTE, offset + i)) * x[xOffset + i];
             }
         }
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            total = total.add(total.rearrange(fold));
+        total = total.add(total.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            total = total.add(total.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            total = total.add(total.rearrange(F_FOLD_2));
         }
         return total.lane(0) + total.lane(1) + tail;
     }

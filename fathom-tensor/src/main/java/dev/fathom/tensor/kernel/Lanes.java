@@ -126,22 +126,28 @@ final class Lanes {
     }
 
     /**
-     * The folds ({@link VectorMath#folds}) that sum the lanes of a vector of {@link #F},
-     * {@link #PF} or {@link #WF} in a fixed order. Spelled out at the end of each kernel as
-     * {@code for (fold : F_FOLDS) acc = acc.add(acc.rearrange(fold))}, then lanes 0 + 1.
+     * The folds ({@link VectorMath#folds}) that sum the lanes of a vector of {@link #F} (1 to 3
+     * of them, for 4 to 16 lanes), {@link #PF} (1 or 2) or {@link #WF} (always 3) in a fixed
+     * order, one by one. Kernels write them out, then add lanes 0 and 1:
+     * <pre>  acc = acc.add(acc.rearrange(F_FOLD_0));
+     *  if (F_FOLD_COUNT > 1) acc = acc.add(acc.rearrange(F_FOLD_1)); ...</pre>
+     * never as a loop over an array of them: in some compiles C2 left such a loop rolled and boxed
+     * the accumulators on every trip (Q8_0's row pairs: twice the code and a fifth slower).
+     * Past the count, a fold constant repeats the last one and is never used.
      */
-    static final VectorShuffle<Float>[] F_FOLDS = VectorMath.folds(F);
-    static final VectorShuffle<Float>[] PF_FOLDS = VectorMath.folds(PF);
-    static final VectorShuffle<Float>[] WF_FOLDS = VectorMath.folds(WF);
-    /**
-     * {@link #F_FOLDS} one by one (1 to 3 of them, for 4 to 16 lanes; past the count, unused), for
-     * kernels that write the folds out as {@code if (F_FOLD_COUNT > k) acc = acc.add(acc.rearrange(F_FOLD_k))}:
-     * in some compiles C2 left the loop over the array rolled and boxed the accumulator on every trip.
-     */
+    private static final VectorShuffle<Float>[] F_FOLDS = VectorMath.folds(F);
     static final int F_FOLD_COUNT = F_FOLDS.length;
     static final VectorShuffle<Float> F_FOLD_0 = F_FOLDS[0];
     static final VectorShuffle<Float> F_FOLD_1 = F_FOLDS[Math.min(1, F_FOLD_COUNT - 1)];
     static final VectorShuffle<Float> F_FOLD_2 = F_FOLDS[Math.min(2, F_FOLD_COUNT - 1)];
+    private static final VectorShuffle<Float>[] PF_FOLDS = VectorMath.folds(PF);
+    static final int PF_FOLD_COUNT = PF_FOLDS.length;
+    static final VectorShuffle<Float> PF_FOLD_0 = PF_FOLDS[0];
+    static final VectorShuffle<Float> PF_FOLD_1 = PF_FOLDS[Math.min(1, PF_FOLD_COUNT - 1)];
+    private static final VectorShuffle<Float>[] WF_FOLDS = VectorMath.folds(WF);
+    static final VectorShuffle<Float> WF_FOLD_0 = WF_FOLDS[0];
+    static final VectorShuffle<Float> WF_FOLD_1 = WF_FOLDS[1];
+    static final VectorShuffle<Float> WF_FOLD_2 = WF_FOLDS[2];
 
     /** Eight bytes (a super-block's eight 6-bit scales or minimums), to widen into {@link #P} ints. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;

@@ -3,13 +3,15 @@ package dev.fathom.tensor.kernel;
 import static dev.fathom.tensor.kernel.FourBlocks.BLOCK_OF_LANE;
 import static dev.fathom.tensor.kernel.FourBlocks.F16_EXPONENT_BIAS;
 import static dev.fathom.tensor.kernel.FourBlocks.SW;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
-import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_2;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -21,7 +23,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q4_1: blocks of 32 values, an f16 scale d and an f16 minimum m, then nibbles laid out as in
@@ -128,9 +129,9 @@ final class Q4_1Kernel extends WeightKernel {
         }
         // Each block's minimum was taken in its four lanes.
         FloatVector sum = acc.add(offsets.mul(0.25f));
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
-        }
+        sum = sum.add(sum.rearrange(WF_FOLD_0));
+        sum = sum.add(sum.rearrange(WF_FOLD_1));
+        sum = sum.add(sum.rearrange(WF_FOLD_2));
         return sum.lane(0) + sum.lane(1);
     }
 

@@ -7,14 +7,18 @@ import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.PF;
-import static dev.fathom.tensor.kernel.Lanes.PF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_0_2;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_1_3;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_4_6;
 import static dev.fathom.tensor.kernel.Lanes.SUB_BLOCKS_5_7;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
-import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_2;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -25,7 +29,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q4_K: super-blocks of 256 values in 8 sub-blocks of 32. An f16 d and dmin, 12 bytes of packed
@@ -187,8 +190,9 @@ final class Q4_KKernel extends WeightKernel {
             acc = ((FloatVector) total.convertShape(VectorOperators.I2F, PF, 0)).fma(FloatVector.broadcast(PF, d), acc);
         }
         FloatVector sum = acc.sub(minAcc);
-        for (VectorShuffle<Float> fold : PF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
+        sum = sum.add(sum.rearrange(PF_FOLD_0));
+        if (PF_FOLD_COUNT > 1) {
+            sum = sum.add(sum.rearrange(PF_FOLD_1));
         }
         return sum.lane(0) + sum.lane(1);
     }
@@ -265,10 +269,12 @@ final class Q4_KKernel extends WeightKernel {
         }
         FloatVector sumA = accA.sub(minAccA);
         FloatVector sumB = accB.sub(minAccB);
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sumA = sumA.add(sumA.rearrange(fold));
-            sumB = sumB.add(sumB.rearrange(fold));
-        }
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_0));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_0));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_1));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_1));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_2));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_2));
         out[outA] = sumA.lane(0) + sumA.lane(1);
         out[outB] = sumB.lane(0) + sumB.lane(1);
     }
@@ -359,10 +365,12 @@ final class Q4_KKernel extends WeightKernel {
         }
         FloatVector sumA = accA.sub(minAccA);
         FloatVector sumB = accB.sub(minAccB);
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sumA = sumA.add(sumA.rearrange(fold));
-            sumB = sumB.add(sumB.rearrange(fold));
-        }
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_0));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_0));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_1));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_1));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_2));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_2));
         out[at] = sumA.lane(0) + sumA.lane(1);
         out[at + nextOut] = sumB.lane(0) + sumB.lane(1);
     }
@@ -409,9 +417,9 @@ final class Q4_KKernel extends WeightKernel {
             acc = ((FloatVector) total.convertShape(VectorOperators.I2F, WF, 0)).fma(FloatVector.broadcast(WF, d), acc);
         }
         FloatVector sum = acc.sub(minAcc);
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
-        }
+        sum = sum.add(sum.rearrange(WF_FOLD_0));
+        sum = sum.add(sum.rearrange(WF_FOLD_1));
+        sum = sum.add(sum.rearrange(WF_FOLD_2));
         return sum.lane(0) + sum.lane(1);
     }
 }

@@ -3,14 +3,16 @@ package dev.fathom.tensor.kernel;
 import static dev.fathom.tensor.kernel.FourBlocks.BLOCK_OF_LANE;
 import static dev.fathom.tensor.kernel.FourBlocks.F16_EXPONENT_BIAS;
 import static dev.fathom.tensor.kernel.FourBlocks.SW;
-import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.F16;
+import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.INT;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.P4;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
-import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_2;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -22,7 +24,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q5_0: blocks of 32 values, an f16 scale d, a 32-bit word whose bit i is the fifth bit of value
@@ -139,9 +140,9 @@ final class Q5_0Kernel extends WeightKernel {
         }
         // Each block's offset was taken in its four lanes.
         FloatVector sum = acc.sub(offsets.mul(4));
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
-        }
+        sum = sum.add(sum.rearrange(WF_FOLD_0));
+        sum = sum.add(sum.rearrange(WF_FOLD_1));
+        sum = sum.add(sum.rearrange(WF_FOLD_2));
         return sum.lane(0) + sum.lane(1);
     }
 
@@ -224,10 +225,12 @@ final class Q5_0Kernel extends WeightKernel {
         }
         FloatVector sumA = accA.sub(offsetsA.mul(4));
         FloatVector sumB = accB.sub(offsetsB.mul(4));
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sumA = sumA.add(sumA.rearrange(fold));
-            sumB = sumB.add(sumB.rearrange(fold));
-        }
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_0));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_0));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_1));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_1));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_2));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_2));
         out[at] = sumA.lane(0) + sumA.lane(1);
         out[at + nextOut] = sumB.lane(0) + sumB.lane(1);
     }

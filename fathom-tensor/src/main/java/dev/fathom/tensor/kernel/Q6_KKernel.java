@@ -6,14 +6,18 @@ import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
 import static dev.fathom.tensor.kernel.Lanes.FIRST_TWICE;
 import static dev.fathom.tensor.kernel.Lanes.LE;
-import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.P8;
+import static dev.fathom.tensor.kernel.Lanes.P;
 import static dev.fathom.tensor.kernel.Lanes.PF;
-import static dev.fathom.tensor.kernel.Lanes.PF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.PF_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.SECOND_TWICE;
 import static dev.fathom.tensor.kernel.Lanes.W;
 import static dev.fathom.tensor.kernel.Lanes.WF;
-import static dev.fathom.tensor.kernel.Lanes.WF_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.WF_FOLD_2;
 
 import dev.fathom.tensor.ActivationFormat;
 import dev.fathom.tensor.GgmlType;
@@ -177,8 +181,9 @@ final class Q6_KKernel extends WeightKernel {
                     .fma(FloatVector.broadcast(PF, d), acc);
         }
         FloatVector sum = acc;
-        for (VectorShuffle<Float> fold : PF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
+        sum = sum.add(sum.rearrange(PF_FOLD_0));
+        if (PF_FOLD_COUNT > 1) {
+            sum = sum.add(sum.rearrange(PF_FOLD_1));
         }
         return sum.lane(0) + sum.lane(1);
     }
@@ -272,10 +277,12 @@ final class Q6_KKernel extends WeightKernel {
         }
         FloatVector sumA = accA;
         FloatVector sumB = accB;
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sumA = sumA.add(sumA.rearrange(fold));
-            sumB = sumB.add(sumB.rearrange(fold));
-        }
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_0));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_0));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_1));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_1));
+        sumA = sumA.add(sumA.rearrange(WF_FOLD_2));
+        sumB = sumB.add(sumB.rearrange(WF_FOLD_2));
         out[outA] = sumA.lane(0) + sumA.lane(1);
         out[outB] = sumB.lane(0) + sumB.lane(1);
     }
@@ -349,9 +356,9 @@ final class Q6_KKernel extends WeightKernel {
                     .fma(FloatVector.broadcast(WF, d), acc);
         }
         FloatVector sum = acc;
-        for (VectorShuffle<Float> fold : WF_FOLDS) {
-            sum = sum.add(sum.rearrange(fold));
-        }
+        sum = sum.add(sum.rearrange(WF_FOLD_0));
+        sum = sum.add(sum.rearrange(WF_FOLD_1));
+        sum = sum.add(sum.rearrange(WF_FOLD_2));
         return sum.lane(0) + sum.lane(1);
     }
 }

@@ -3,7 +3,6 @@ package dev.fathom.tensor.kernel;
 import static dev.fathom.tensor.kernel.Lanes.B_FOR_S;
 import static dev.fathom.tensor.kernel.Lanes.F16;
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
 import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
 import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
 import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
@@ -22,7 +21,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /** Q8_0: blocks of 32 values, an f16 scale d then 32 int8 quants; value = d · q. */
 final class Q8_0Kernel extends WeightKernel {
@@ -133,11 +131,21 @@ final class Q8_0Kernel extends WeightKernel {
         a1 = a1.add(b1);
         a2 = a2.add(b2);
         a3 = a3.add(b3);
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            a0 = a0.add(a0.rearrange(fold));
-            a1 = a1.add(a1.rearrange(fold));
-            a2 = a2.add(a2.rearrange(fold));
-            a3 = a3.add(a3.rearrange(fold));
+        a0 = a0.add(a0.rearrange(F_FOLD_0));
+        a1 = a1.add(a1.rearrange(F_FOLD_0));
+        a2 = a2.add(a2.rearrange(F_FOLD_0));
+        a3 = a3.add(a3.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            a0 = a0.add(a0.rearrange(F_FOLD_1));
+            a1 = a1.add(a1.rearrange(F_FOLD_1));
+            a2 = a2.add(a2.rearrange(F_FOLD_1));
+            a3 = a3.add(a3.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            a0 = a0.add(a0.rearrange(F_FOLD_2));
+            a1 = a1.add(a1.rearrange(F_FOLD_2));
+            a2 = a2.add(a2.rearrange(F_FOLD_2));
+            a3 = a3.add(a3.rearrange(F_FOLD_2));
         }
         out[outAt] = a0.lane(0) + a0.lane(1);
         out[outAt + Math.min(1, tokens - 1) * outStride] = a1.lane(0) + a1.lane(1);
@@ -191,15 +199,33 @@ final class Q8_0Kernel extends WeightKernel {
         int out1 = outAt + Math.min(1, tokens - 1) * outStride;
         int out2 = outAt + Math.min(2, tokens - 1) * outStride;
         int out3 = outAt + Math.min(3, tokens - 1) * outStride;
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            a0 = a0.add(a0.rearrange(fold));
-            a1 = a1.add(a1.rearrange(fold));
-            a2 = a2.add(a2.rearrange(fold));
-            a3 = a3.add(a3.rearrange(fold));
-            b0 = b0.add(b0.rearrange(fold));
-            b1 = b1.add(b1.rearrange(fold));
-            b2 = b2.add(b2.rearrange(fold));
-            b3 = b3.add(b3.rearrange(fold));
+        a0 = a0.add(a0.rearrange(F_FOLD_0));
+        a1 = a1.add(a1.rearrange(F_FOLD_0));
+        a2 = a2.add(a2.rearrange(F_FOLD_0));
+        a3 = a3.add(a3.rearrange(F_FOLD_0));
+        b0 = b0.add(b0.rearrange(F_FOLD_0));
+        b1 = b1.add(b1.rearrange(F_FOLD_0));
+        b2 = b2.add(b2.rearrange(F_FOLD_0));
+        b3 = b3.add(b3.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            a0 = a0.add(a0.rearrange(F_FOLD_1));
+            a1 = a1.add(a1.rearrange(F_FOLD_1));
+            a2 = a2.add(a2.rearrange(F_FOLD_1));
+            a3 = a3.add(a3.rearrange(F_FOLD_1));
+            b0 = b0.add(b0.rearrange(F_FOLD_1));
+            b1 = b1.add(b1.rearrange(F_FOLD_1));
+            b2 = b2.add(b2.rearrange(F_FOLD_1));
+            b3 = b3.add(b3.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            a0 = a0.add(a0.rearrange(F_FOLD_2));
+            a1 = a1.add(a1.rearrange(F_FOLD_2));
+            a2 = a2.add(a2.rearrange(F_FOLD_2));
+            a3 = a3.add(a3.rearrange(F_FOLD_2));
+            b0 = b0.add(b0.rearrange(F_FOLD_2));
+            b1 = b1.add(b1.rearrange(F_FOLD_2));
+            b2 = b2.add(b2.rearrange(F_FOLD_2));
+            b3 = b3.add(b3.rearrange(F_FOLD_2));
         }
         out[outAt] = a0.lane(0) + a0.lane(1);
         out[out1] = a1.lane(0) + a1.lane(1);

@@ -1,7 +1,10 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.I;
 import static dev.fathom.tensor.kernel.Lanes.LE;
 import static dev.fathom.tensor.kernel.Lanes.S_FOR_I;
@@ -13,7 +16,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Vectors of f16 or f32 values in memory, read and updated with the Vector API: F16 weights, and
@@ -71,8 +73,12 @@ public final class SegmentVectors {
         for (; i + F.length() <= n; i += F.length()) {
             acc = toFloats(halves, offset + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc = acc.add(acc.rearrange(fold));
+        acc = acc.add(acc.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc = acc.add(acc.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc = acc.add(acc.rearrange(F_FOLD_2));
         }
         float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {

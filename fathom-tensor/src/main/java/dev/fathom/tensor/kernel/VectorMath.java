@@ -1,7 +1,10 @@
 package dev.fathom.tensor.kernel;
 
 import static dev.fathom.tensor.kernel.Lanes.F;
-import static dev.fathom.tensor.kernel.Lanes.F_FOLDS;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_0;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_1;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_2;
+import static dev.fathom.tensor.kernel.Lanes.F_FOLD_COUNT;
 import static dev.fathom.tensor.kernel.Lanes.I;
 
 import jdk.incubator.vector.FloatVector;
@@ -118,8 +121,12 @@ public final class VectorMath {
         for (; i + F.length() <= end; i += F.length()) {
             FloatVector e = exp(FloatVector.fromArray(F, x, i).sub(max));
             e.intoArray(x, i);
-            for (VectorShuffle<Float> fold : F_FOLDS) {
-                e = e.add(e.rearrange(fold));
+            e = e.add(e.rearrange(F_FOLD_0));
+            if (F_FOLD_COUNT > 1) {
+                e = e.add(e.rearrange(F_FOLD_1));
+            }
+            if (F_FOLD_COUNT > 2) {
+                e = e.add(e.rearrange(F_FOLD_2));
             }
             sum += e.lane(0) + e.lane(1);
         }
@@ -144,9 +151,10 @@ public final class VectorMath {
      * and in compiled code. {@code reduceLanes(ADD)} leaves its order open, and HotSpot's C2 adds
      * in another one than the interpreter: a dot product would round differently before and after
      * the JIT compiled it, and a token's logits would depend on what ran before it (whether it
-     * came alone or in a batch, early in the process or later). Callers write the folds out as a
-     * loop over this array rather than calling a helper with the vector: C2 stops inlining in
-     * large kernels, and a vector passed to a call that is not inlined is boxed.
+     * came alone or in a batch, early in the process or later). Callers write the folds out one by
+     * one (see {@code Lanes.F_FOLD_0}) rather than calling a helper with the vector or looping
+     * over this array: C2 stops inlining in large kernels, a vector passed to a call that is not
+     * inlined is boxed, and so, in some compiles, is one carried around a loop it left rolled.
      */
     @SuppressWarnings("unchecked")
     public static VectorShuffle<Float>[] folds(VectorSpecies<Float> species) {
@@ -166,8 +174,12 @@ public final class VectorMath {
         for (; i + F.length() <= n; i += F.length()) {
             acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        for (VectorShuffle<Float> fold : F_FOLDS) {
-            acc = acc.add(acc.rearrange(fold));
+        acc = acc.add(acc.rearrange(F_FOLD_0));
+        if (F_FOLD_COUNT > 1) {
+            acc = acc.add(acc.rearrange(F_FOLD_1));
+        }
+        if (F_FOLD_COUNT > 2) {
+            acc = acc.add(acc.rearrange(F_FOLD_2));
         }
         float sum = acc.lane(0) + acc.lane(1);
         for (; i < n; i++) {
