@@ -22,13 +22,7 @@ final class F16Kernel extends WeightKernel {
 
     @Override
     public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
-        int i = 0;
-        for (; i + Lanes.F.length() <= n; i += Lanes.F.length()) {
-            SegmentVectors.toFloats(src, offset + 2L * i).intoArray(dst, dstOffset + i);
-        }
-        for (; i < n; i++) {
-            dst[dstOffset + i] = Float.float16ToFloat(src.get(SHORT, offset + 2L * i));
-        }
+        SegmentVectors.loadHalves(src, offset, dst, dstOffset, n);
     }
 
     @Override

@@ -48,13 +48,16 @@ public final class SegmentVectors {
         return normal.blend(tiny, subnormal.cast(F));
     }
 
-    /** Widens the {@code n} halves at byte {@code offset} into {@code dst} from {@code dstOffset}. */
+    /**
+     * Widens the {@code n} halves at byte {@code offset} into {@code dst} from {@code dstOffset}.
+     * A plain loop, which C2 turns into the CPU's own conversion (x86's {@code vcvtph2ps}, 16 at a
+     * time): 128 halves in 13 ns at 512 bits, as fast as {@link #toFloats} there and 2 to 4 times
+     * faster at 256 and 128 bits. And no Vector API code for C2 to compile badly: with the vector
+     * form, the server's attention, which reads the KV cache through here, spent a tenth of each
+     * decode step in it in some processes (about 50 times its speed alone) and 1% in others.
+     */
     public static void loadHalves(MemorySegment halves, long offset, float[] dst, int dstOffset, int n) {
-        int i = 0;
-        for (; i + F.length() <= n; i += F.length()) {
-            toFloats(halves, offset + 2L * i).intoArray(dst, dstOffset + i);
-        }
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             dst[dstOffset + i] = Float.float16ToFloat(halves.get(SHORT, offset + 2L * i));
         }
     }
