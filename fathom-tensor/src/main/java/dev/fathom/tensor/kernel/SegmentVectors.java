@@ -52,9 +52,7 @@ public final class SegmentVectors {
      * Widens the {@code n} halves at byte {@code offset} into {@code dst} from {@code dstOffset}.
      * A plain loop, which C2 turns into the CPU's own conversion (x86's {@code vcvtph2ps}, 16 at a
      * time): 128 halves in 13 ns at 512 bits, as fast as {@link #toFloats} there and 2 to 4 times
-     * faster at 256 and 128 bits. And no Vector API code for C2 to compile badly: with the vector
-     * form, the server's attention, which reads the KV cache through here, spent a tenth of each
-     * decode step in it in some processes (about 50 times its speed alone) and 1% in others.
+     * faster at 256 and 128 bits, with no Vector API code in it for C2 to compile badly.
      */
     public static void loadHalves(MemorySegment halves, long offset, float[] dst, int dstOffset, int n) {
         for (int i = 0; i < n; i++) {
