@@ -18,6 +18,9 @@ import org.junit.jupiter.api.Test;
 
 /** The real launcher and jar, in a real process: what a user types at a terminal. */
 class LauncherIT {
+    private static final Path ROOT = LlamaCpp.referenceDir().getParent();
+    private static final Path MODEL = TestModels.get(Spec.qwen2(GgmlType.Q8_0));
+
     /** Whether SIGINT is ignored in this JVM, as it is in the processes it starts; putting back what was there. */
     private static boolean sigintIgnoredHere() {
         sun.misc.Signal interrupt = new sun.misc.Signal("INT");
@@ -25,9 +28,6 @@ class LauncherIT {
         sun.misc.Signal.handle(interrupt, previous);
         return previous == sun.misc.SignalHandler.SIG_IGN;
     }
-
-    private static final Path ROOT = LlamaCpp.referenceDir().getParent();
-    private static final Path MODEL = TestModels.get(Spec.qwen2(GgmlType.Q8_0));
 
     /** A running fathom process whose output is collected as it comes. */
     static final class Running implements AutoCloseable {

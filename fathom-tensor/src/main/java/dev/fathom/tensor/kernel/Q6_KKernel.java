@@ -180,12 +180,11 @@ final class Q6_KKernel extends WeightKernel {
             acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, PF, 0))
                     .fma(FloatVector.broadcast(PF, d), acc);
         }
-        FloatVector sum = acc;
-        sum = sum.add(sum.rearrange(PF_FOLD_0));
+        acc = acc.add(acc.rearrange(PF_FOLD_0));
         if (PF_FOLD_COUNT > 1) {
-            sum = sum.add(sum.rearrange(PF_FOLD_1));
+            acc = acc.add(acc.rearrange(PF_FOLD_1));
         }
-        return sum.lane(0) + sum.lane(1);
+        return acc.lane(0) + acc.lane(1);
     }
 
     @Override
@@ -275,16 +274,14 @@ final class Q6_KKernel extends WeightKernel {
             accB = ((FloatVector) totalB.sub(offsetsB.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
                     .fma(FloatVector.broadcast(WF, d * qb.d[b]), accB);
         }
-        FloatVector sumA = accA;
-        FloatVector sumB = accB;
-        sumA = sumA.add(sumA.rearrange(WF_FOLD_0));
-        sumB = sumB.add(sumB.rearrange(WF_FOLD_0));
-        sumA = sumA.add(sumA.rearrange(WF_FOLD_1));
-        sumB = sumB.add(sumB.rearrange(WF_FOLD_1));
-        sumA = sumA.add(sumA.rearrange(WF_FOLD_2));
-        sumB = sumB.add(sumB.rearrange(WF_FOLD_2));
-        out[outA] = sumA.lane(0) + sumA.lane(1);
-        out[outB] = sumB.lane(0) + sumB.lane(1);
+        accA = accA.add(accA.rearrange(WF_FOLD_0));
+        accB = accB.add(accB.rearrange(WF_FOLD_0));
+        accA = accA.add(accA.rearrange(WF_FOLD_1));
+        accB = accB.add(accB.rearrange(WF_FOLD_1));
+        accA = accA.add(accA.rearrange(WF_FOLD_2));
+        accB = accB.add(accB.rearrange(WF_FOLD_2));
+        out[outA] = accA.lane(0) + accA.lane(1);
+        out[outB] = accB.lane(0) + accB.lane(1);
     }
 
     /** Per-half shifts that take groups g and g + 2 of a nibble run, or of its high bits. */
@@ -355,10 +352,9 @@ final class Q6_KKernel extends WeightKernel {
             acc = ((FloatVector) total.sub(offsets.lanewise(VectorOperators.LSHL, 5)).convertShape(VectorOperators.I2F, WF, 0))
                     .fma(FloatVector.broadcast(WF, d), acc);
         }
-        FloatVector sum = acc;
-        sum = sum.add(sum.rearrange(WF_FOLD_0));
-        sum = sum.add(sum.rearrange(WF_FOLD_1));
-        sum = sum.add(sum.rearrange(WF_FOLD_2));
-        return sum.lane(0) + sum.lane(1);
+        acc = acc.add(acc.rearrange(WF_FOLD_0));
+        acc = acc.add(acc.rearrange(WF_FOLD_1));
+        acc = acc.add(acc.rearrange(WF_FOLD_2));
+        return acc.lane(0) + acc.lane(1);
     }
 }
